@@ -1,0 +1,227 @@
+"""The `nestling` command: a table of subcommands, each a few lines that call the library.
+
+No training, data or evaluation logic lives here. Library modules are imported inside each handler
+so that `nestling --help` answers at once. A `UserError` from the library becomes one line on
+stderr and exit code 2, as does a wrong argument.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from nestling.errors import UserError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a wrong argument gives one clear line (not the usage block) and exit code 2."""
+
+    def error(self, message: str):
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        sys.exit(2)
+
+
+def _lang_path(text: str) -> tuple[str, Path]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected LANG=PATH, got {text!r}")
+    lang, path = text.split("=", 1)
+    return lang.strip(), Path(path)
+
+
+def cmd_data_prepare(args) -> None:
+    from nestling.data.prepare import prepare_dataset, summary_table
+
+    sources: dict[str, list[Path]] = {}
+    for lang, path in args.lang:
+        sources.setdefault(lang, []).append(path)
+    ledger = prepare_dataset(
+        sources, args.out, args.track, fmt=args.format, keep_child=not args.drop_child,
+        on_bad_line=args.on_bad_line, allow_over_budget=args.allow_over_budget,
+    )
+    print(summary_table(ledger))
+
+
+def cmd_data_tokenize(args) -> None:
+    from nestling.data.tokenize import tokenize_dataset, tokenize_table
+
+    print(tokenize_table(tokenize_dataset(args.dir, workers=args.workers)))
+
+
+def cmd_data_builtin(args) -> None:
+    from nestling.pipeline import write_builtin_data
+
+    print(write_builtin_data(args.out, words=args.words, seed=args.seed, langs=args.langs.split(",")))
+
+
+def cmd_tokenizer_train(args) -> None:
+    from nestling.data.tokenizer import fertility_table, train_tokenizer
+
+    print(fertility_table(train_tokenizer(args.dir, vocab_size=args.vocab_size, balance_languages=args.balance)))
+
+
+def cmd_mix_prior(args) -> None:
+    from nestling.mixing.prior import format_prior_report
+
+    print(format_prior_report([lang.strip() for lang in args.langs.split(",")]))
+
+
+def cmd_mix_simulate(args) -> None:
+    from nestling.mixing.simulate import format_simulation, run_simulation
+
+    print(format_simulation(run_simulation(args.reward, rounds=args.rounds, seed=args.seed, out_dir=args.out)))
+
+
+def cmd_train(args) -> None:
+    from nestling.pipeline import train_recipe
+
+    run_dir = train_recipe(args.recipe, args.set, out_dir=args.out, resume=args.resume)
+    print(f"run folder: {run_dir}")
+
+
+def cmd_eval(args) -> None:
+    from nestling.pipeline import evaluate_path
+
+    print(evaluate_path(
+        args.model, args.data, out=args.out, task_format=args.task_format, group_by=args.group_by,
+        fast=args.fast, revisions=args.revisions, batch_size=args.batch_size, device=args.device,
+    ))
+
+
+def cmd_export(args) -> None:
+    from nestling.export import export_run
+
+    print(f"exported to {export_run(args.run, args.out, force=args.force, compare=args.compare)}")
+
+
+def cmd_push(args) -> None:
+    from nestling.export import push_repo
+
+    for line in push_repo(args.repo_dir, args.repo_id, dry_run=args.dry_run, private=args.private):
+        print(line)
+
+
+def cmd_report(args) -> None:
+    from nestling.export import write_report
+
+    print(f"report: {write_report(args.runs, args.out)}")
+
+
+def cmd_demo(args) -> None:
+    from nestling.pipeline import run_demo
+
+    run_demo(args.recipe, args.set, out_dir=args.out)
+
+
+def _add_recipe_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe key, e.g. --set optimizer.muon_lr=1e-3 (repeatable)")
+    p.add_argument("--out", type=Path, help="run folder (default runs/<date>_<method>_seed<N>)")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="nestling", description="Raise a small language model on a child's word budget: "
+                    "corpus -> tokenizer -> training -> BabyLM evaluation -> Hugging Face repository.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser, required=True)
+
+    data = sub.add_parser("data", help="prepare corpora under a BabyLM word budget").add_subparsers(
+        dest="data_command", metavar="ACTION", parser_class=Parser, required=True)
+    p = data.add_parser("prepare", help="clean, count and certify corpora; write ledger.json")
+    p.add_argument("--lang", type=_lang_path, action="append", required=True, metavar="LANG=PATH",
+                   help="a language's folder or file (repeatable, e.g. --lang eng=corpus/en)")
+    p.add_argument("--track", choices=["strict", "strict-small", "multilingual"], default="strict")
+    p.add_argument("--out", type=Path, required=True, help="dataset folder to create")
+    p.add_argument("--format", choices=["txt", "chat", "srt", "wiki", "html"], help="force the input format")
+    p.add_argument("--drop-child", action="store_true", help="drop child (*CHI) utterances from CHAT files")
+    p.add_argument("--on-bad-line", choices=["error", "skip"], default="error")
+    p.add_argument("--allow-over-budget", action="store_true", help="prepare past the track's budget (recorded)")
+    p.set_defaults(func=cmd_data_prepare)
+    p = data.add_parser("tokenize", help="encode a prepared dataset into memmapped shards")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--workers", type=int, help="encoding processes (default: all cores)")
+    p.set_defaults(func=cmd_data_tokenize)
+    p = data.add_parser("builtin", help="write the built-in grammar corpus and minimal pairs")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--words", type=int, default=2_000_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--langs", default="eng,nld,zho")
+    p.set_defaults(func=cmd_data_builtin)
+
+    tok = sub.add_parser("tokenizer", help="train the byte-level BPE tokenizer").add_subparsers(
+        dest="tokenizer_command", metavar="ACTION", parser_class=Parser, required=True)
+    p = tok.add_parser("train", help="train on a prepared dataset's cleaned text")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--vocab-size", type=int, default=16384)
+    p.add_argument("--balance", action="store_true", help="equal text per language")
+    p.set_defaults(func=cmd_tokenizer_train)
+
+    mix = sub.add_parser("mix", help="language mixing: typological prior and TAAM simulator").add_subparsers(
+        dest="mix_command", metavar="ACTION", parser_class=Parser, required=True)
+    p = mix.add_parser("prior", help="URIEL distances, isolation scores and pi_0")
+    p.add_argument("--langs", default="eng,nld,zho")
+    p.set_defaults(func=cmd_mix_prior)
+    p = mix.add_parser("simulate", help="run the real mixing code on synthetic loss curves")
+    p.add_argument("--reward", choices=["v1", "v2"], default="v2")
+    p.add_argument("--rounds", type=int, default=300)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, help="folder for the plot of pi over rounds")
+    p.set_defaults(func=cmd_mix_simulate)
+
+    p = sub.add_parser("train", help="train a model from a recipe (torchrun-aware)")
+    p.add_argument("recipe", help="recipe file or shipped recipe name (e.g. demo)")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run exactly")
+    _add_recipe_args(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="zero-shot minimal-pair evaluation of a model folder or a whole run")
+    p.add_argument("model", type=Path, help="model folder, or run folder (evaluates its revisions)")
+    p.add_argument("--data", type=Path, action="append", required=True, help="jsonl file or folder (repeatable)")
+    p.add_argument("--task-format", default="auto")
+    p.add_argument("--group-by", help="grouping key of a generic sentence_good/sentence_bad file")
+    p.add_argument("--fast", action="store_true", help="official fast subsets")
+    p.add_argument("--revisions", default="all", help="all, final, or chck_10M,chck_20M,...")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", type=Path, help="results.json (default: <run>/results.json for a run)")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("export", help="a Hub model repository with one branch per checkpoint")
+    p.add_argument("run", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--force", action="store_true", help="replace a non-empty output folder")
+    p.add_argument("--compare", type=Path, metavar="RUN_DIR", help="add a Delta column against this run")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("push", help="upload an exported repository to the Hugging Face Hub")
+    p.add_argument("repo_dir", type=Path)
+    p.add_argument("--repo-id", required=True, metavar="OWNER/NAME")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, upload nothing")
+    p.add_argument("--private", action="store_true")
+    p.set_defaults(func=cmd_push)
+
+    p = sub.add_parser("report", help="HTML report with plots for one or more runs")
+    p.add_argument("runs", type=Path, nargs="+")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("demo", help="the main job end to end on the built-in data")
+    p.add_argument("--recipe", default="demo", help="recipe file or name (default demo)")
+    _add_recipe_args(p)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except UserError as err:
+        sys.stderr.write(f"nestling {args.command}: error: {err}\n")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.stderr.write("nestling: interrupted\n")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

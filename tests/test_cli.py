@@ -1,0 +1,62 @@
+"""The CLI: a thin table whose subcommands match the README, with one-line errors and exit code 2."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nestling import cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _subcommands(parser) -> dict:
+    for action in parser._actions:
+        if action.__class__.__name__ == "_SubParsersAction":
+            return action.choices
+    return {}
+
+
+def cli_commands() -> set[str]:
+    names = set()
+    for name, sub in _subcommands(cli.build_parser()).items():
+        nested = _subcommands(sub)
+        names |= {f"{name} {n}" for n in nested} if nested else {name}
+    return names
+
+
+def test_issue_subcommands_exist():
+    top = set(_subcommands(cli.build_parser()))
+    assert {"data", "tokenizer", "mix", "train", "eval", "export", "report", "demo"} <= top
+
+
+def test_readme_documents_exactly_the_cli_table():
+    readme = (REPO / "README.md").read_text()
+    documented = set(re.findall(r"^\| `nestling ([a-z]+(?: [a-z]+)?)", readme, flags=re.M))
+    assert documented == cli_commands()
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "nestling", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args", [[], ["data"], ["bogus"], ["train"], ["data", "prepare", "--lang", "eng"],
+                                  ["mix", "simulate", "--reward", "v3"]])
+def test_wrong_arguments_give_one_line_and_exit_2(args):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_every_command_explains_itself():
+    for command in sorted(cli_commands()):
+        result = run_cli(*command.split(), "--help")
+        assert result.returncode == 0 and "usage:" in result.stdout, command
+
+
+def test_user_error_from_the_library_is_one_line_exit_2(tmp_path):
+    result = run_cli("train", str(tmp_path / "missing.yaml"))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "not found" in result.stderr
