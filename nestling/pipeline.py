@@ -14,9 +14,6 @@ from pathlib import Path
 from nestling.errors import UserError
 from nestling.recipe import load_recipe
 
-BUILTIN_ROOT = Path("data")
-
-
 def write_builtin_data(root: Path, words: int, seed: int, langs: list[str], pairs_per_uid: int = 100) -> str:
     """Write the built-in corpus (root/raw/<lang>/) and minimal pairs (root/pairs/); returns a summary."""
     from nestling.data.generator import builtin_summary, generate_corpus, generate_minimal_pairs
@@ -35,7 +32,7 @@ def builtin_root(recipe: dict) -> Path:
     data = recipe["data"]
     langs = "-".join(data["builtin_langs"])
     name = f"builtin-{langs}-w{data['builtin_words']}-s{recipe['seed']}-v{recipe['tokenizer']['vocab_size']}"
-    return BUILTIN_ROOT / name
+    return Path(data["builtin_root"]) / name
 
 
 def builtin_pairs(recipe: dict) -> list[Path]:

@@ -59,6 +59,7 @@ SCHEMA: dict[str, Any] = {
         "keep_child": Key(True, (bool,), "Keep child (*CHI) utterances from CHAT files."),
         "on_bad_line": Key("error", (str,), "error (stop, exit 2) or skip (drop and count in the ledger)."),
         "allow_over_budget": Key(False, (bool,), "Prepare data over the track's word budget (recorded in the ledger)."),
+        "builtin_root": Key("data", (str,), "Folder where built-in datasets are written once and reused."),
         "builtin_words": Key(2_000_000, (int,), "Words the built-in generator writes, split evenly over builtin_langs."),
         "builtin_langs": Key(["eng", "nld", "zho"], (list,), "Languages of the built-in data."),
         "builtin_pairs": Key(100, (int,), "Minimal pairs per phenomenon in the built-in evaluation set."),

@@ -1,0 +1,59 @@
+"""Per-language token budgets: how many training tokens the sampler may draw from each language.
+
+Rule, per language l (``max_epochs`` passes over the data it may use):
+
+    distinct_l = train_tokens_l                                   # shards/<l>/meta.json
+    if the ledger holds each language to its own budget (``limit_scope == "per_language"``, the
+    multilingual track) and the language has more bytes than its byte target:
+        distinct_l *= byte_target_l / bytes_l
+    if the ledger entry gives an explicit ``word_budget`` (English-word equivalents):
+        distinct_l = min(distinct_l, word_budget_l / words_per_token_l)
+    budget_l = floor(distinct_l * max_epochs)
+
+The byte target is the track's word limit in English-word equivalents turned into bytes with the
+language's byte premium (543 MB x premium per 100M words, see nestling.data.counting), so
+byte_target / bytes is exactly the share of the language's data its English-word-equivalent budget
+covers: Mandarin text, which needs more bytes per unit of content, is given more bytes. The ledger
+certifies the words in the data; epochs re-read them (as BabyLM allows), so the cap is on exposure.
+"""
+
+from __future__ import annotations
+
+import math
+
+from nestling.errors import UserError
+
+LEDGER_WORD_BUDGET_KEY = "word_budget"
+
+
+def _ledger_share(ledger: dict | None, lang: str) -> float:
+    """Share of the language's data its per-language byte target covers (1.0 when not per-language)."""
+    if not ledger or ledger.get("limit_scope") != "per_language":
+        return 1.0
+    entry = (ledger.get("languages") or {}).get(lang) or {}
+    target, n_bytes = entry.get("byte_target"), entry.get("bytes")
+    if target is None or not n_bytes:
+        return 1.0
+    return min(1.0, float(target) / float(n_bytes))
+
+
+def token_budgets(ledger: dict | None, shard_metas: dict[str, dict], max_epochs: float) -> dict[str, int]:
+    """{lang: most tokens the mixer may draw} from the ledger and each language's shard meta.json."""
+    if not max_epochs > 0:
+        raise UserError(f"max_epochs must be > 0, got {max_epochs}")
+    ledger_langs = (ledger or {}).get("languages", {}) or {}
+    budgets = {}
+    for lang, meta in shard_metas.items():
+        try:
+            distinct = float(meta["train_tokens"])
+        except (KeyError, TypeError, ValueError):
+            raise UserError(f"shards/{lang}/meta.json: missing or bad 'train_tokens'") from None
+        distinct *= _ledger_share(ledger, lang)
+        word_budget = (ledger_langs.get(lang) or {}).get(LEDGER_WORD_BUDGET_KEY)
+        if word_budget is not None:
+            words_per_token = float(meta.get("words_per_token") or 0.0)
+            if not words_per_token > 0:
+                raise UserError(f"shards/{lang}/meta.json: 'words_per_token' must be > 0 to apply the word budget")
+            distinct = min(distinct, float(word_budget) / words_per_token)
+        budgets[lang] = int(math.floor(distinct * max_epochs))
+    return budgets
