@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from nestling.data.cleaning import FORMAT_ALIASES, FORMATS
 from nestling.errors import UserError
 
 
@@ -91,14 +92,18 @@ def cmd_eval(args) -> None:
 def cmd_export(args) -> None:
     from nestling.export import export_run
 
-    print(f"exported to {export_run(args.run, args.out, force=args.force, compare=args.compare)}")
+    repo = export_run(args.run, args.out, force=args.force, compare=args.compare,
+                      allow_unevaluated=args.allow_unevaluated, repo_id=args.repo_id)
+    print(f"exported to {repo}")
 
 
 def cmd_push(args) -> None:
     from nestling.export import push_repo
 
-    for line in push_repo(args.repo_dir, args.repo_id, dry_run=args.dry_run, private=args.private):
-        print(line)
+    actions = push_repo(args.repo_dir, args.repo_id, dry_run=args.dry_run, private=args.private,
+                        log=None if args.dry_run else print)
+    if args.dry_run:
+        print("\n".join(actions))
 
 
 def cmd_report(args) -> None:
@@ -131,7 +136,8 @@ def build_parser() -> Parser:
                    help="a language's folder or file (repeatable, e.g. --lang eng=corpus/en)")
     p.add_argument("--track", choices=["strict", "strict-small", "multilingual"], default="strict")
     p.add_argument("--out", type=Path, required=True, help="dataset folder to create")
-    p.add_argument("--format", choices=["txt", "chat", "srt", "wiki", "html"], help="force the input format")
+    p.add_argument("--format", choices=list(FORMATS) + list(FORMAT_ALIASES), metavar="FORMAT",
+                   help=f"force the input format ({', '.join(FORMATS)}); default: detect per file")
     p.add_argument("--drop-child", action="store_true", help="drop child (*CHI) utterances from CHAT files")
     p.add_argument("--on-bad-line", choices=["error", "skip"], default="error")
     p.add_argument("--allow-over-budget", action="store_true", help="prepare past the track's budget (recorded)")
@@ -190,6 +196,8 @@ def build_parser() -> Parser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--force", action="store_true", help="replace a non-empty output folder")
     p.add_argument("--compare", type=Path, metavar="RUN_DIR", help="add a Delta column against this run")
+    p.add_argument("--allow-unevaluated", action="store_true", help="export a run without results.json")
+    p.add_argument("--repo-id", metavar="OWNER/NAME", help="Hub id used in the card's usage snippet")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("push", help="upload an exported repository to the Hugging Face Hub")

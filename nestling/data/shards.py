@@ -36,10 +36,12 @@ class LanguageShards:
 
 
 def shard_dir(dataset_dir: Path, lang: str) -> Path:
+    """``dataset_dir/shards/<lang>``."""
     return Path(dataset_dir) / "shards" / lang
 
 
 def write_meta(dataset_dir: Path, lang: str, meta: dict) -> None:
+    """Write ``shards/<lang>/meta.json`` (the schema in docs/architecture.md)."""
     path = shard_dir(dataset_dir, lang) / "meta.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
@@ -49,6 +51,16 @@ def write_tokens(path: Path, ids: np.ndarray, dtype: np.dtype) -> None:
     """Write a whole id array (small data and tests); large data streams through nestling.data.tokenize."""
     path.parent.mkdir(parents=True, exist_ok=True)
     np.asarray(ids, dtype=dtype).tofile(path)
+
+
+def _open(path: Path, dtype: np.dtype) -> np.ndarray:
+    """Read-only memmap; an empty file (a language too small for a validation line) cannot be
+    mapped, so it becomes an empty array."""
+    if not path.is_file():
+        raise UserError(f"{path}: missing; run `nestling data tokenize` again")
+    if path.stat().st_size == 0:
+        return np.zeros(0, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r")
 
 
 def load_shards(dataset_dir: str | Path, langs: list[str] | None = None) -> dict[str, LanguageShards]:
@@ -66,10 +78,6 @@ def load_shards(dataset_dir: str | Path, langs: list[str] | None = None) -> dict
         folder = root / lang
         meta = json.loads((folder / "meta.json").read_text())
         dtype = np.dtype(meta["dtype"])
-        shards[lang] = LanguageShards(
-            lang=lang,
-            train=np.memmap(folder / "train.bin", dtype=dtype, mode="r"),
-            val=np.memmap(folder / "val.bin", dtype=dtype, mode="r"),
-            meta=meta,
-        )
+        shards[lang] = LanguageShards(lang=lang, train=_open(folder / "train.bin", dtype),
+                                      val=_open(folder / "val.bin", dtype), meta=meta)
     return shards

@@ -1,0 +1,165 @@
+"""Batches: micro-batch sizing with exact gradient accumulation, and windows drawn from the shards.
+
+The global batch (sequences x seq_len tokens) is fixed by the recipe. Each of the W ranks takes
+global_batch / W sequences, in ``accum`` micro-batches of ``micro`` sequences, so the gradient is that
+of the full global batch whatever the device.
+
+Every rank draws the languages and windows of the *whole* global batch from identically seeded
+generators (cheap bookkeeping) and reads only its own slice. The data order therefore does not depend
+on the number of ranks, and a 2-process run sees exactly the batches of a 1-process run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from nestling.errors import UserError
+
+CPU_MICRO_BATCH = 8
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """Sequences per global batch, per rank, per micro-batch, and micro-batches per step."""
+
+    global_batch: int
+    per_rank: int
+    micro: int
+    accum: int
+    seq_len: int
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.global_batch * self.seq_len
+
+
+def divisors_desc(n: int) -> list[int]:
+    return [d for d in range(n, 0, -1) if n % d == 0]
+
+
+def plan_batch(global_batch: int, seq_len: int, micro_batch: int | str, world_size: int, fits=None) -> BatchPlan:
+    """Split ``global_batch`` over ranks and micro-batches.
+
+    ``micro_batch="auto"`` takes the largest divisor of the per-rank batch for which ``fits(micro)`` is
+    true (on CUDA, a trial forward/backward), else the largest divisor <= CPU_MICRO_BATCH.
+    """
+    if global_batch % world_size:
+        raise UserError(f"batch.global_batch={global_batch} must be divisible by the {world_size} processes")
+    per_rank = global_batch // world_size
+    if micro_batch == "auto":
+        candidates = divisors_desc(per_rank)
+        if fits is None:
+            micro = next(d for d in candidates if d <= CPU_MICRO_BATCH)
+        else:
+            micro = next((d for d in candidates if fits(d)), 0)
+            if not micro:
+                raise UserError(f"not even one sequence of batch.seq_len={seq_len} fits on the device")
+    else:
+        micro = int(micro_batch)
+        if micro < 1 or per_rank % micro:
+            raise UserError(f"batch.micro_batch={micro} must divide the per-process batch {per_rank}")
+    return BatchPlan(global_batch, per_rank, micro, per_rank // micro, seq_len)
+
+
+def cuda_fits(model: torch.nn.Module, seq_len: int, vocab_size: int, device: torch.device, autocast) -> callable:
+    """A ``fits(micro)`` probe: one forward/backward at that size, False on CUDA out-of-memory.
+
+    The optimizer states do not exist yet, so the probe holds a stand-in of their size (AdamW's two
+    moments or Muon's momentum: at most 3 fp32 copies of the weights) while it runs.
+    """
+    n_params = sum(p.numel() for p in model.parameters())
+
+    def fits(micro: int) -> bool:
+        ids = torch.randint(0, vocab_size, (micro, seq_len), device=device)
+        reserve = None
+        try:
+            reserve = torch.empty(3 * n_params, dtype=torch.float32, device=device)
+            with autocast():
+                logits = model(input_ids=ids, use_cache=False).logits
+                loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), ids.flatten())
+            loss.backward()
+            ok = True
+        except torch.cuda.OutOfMemoryError:
+            ok = False
+        del reserve
+        model.zero_grad(set_to_none=True)
+        torch.cuda.empty_cache()
+        return ok
+
+    return fits
+
+
+class WindowSampler:
+    """Windows of seq_len + 1 tokens from each language's train memmap, in a shuffled order per epoch.
+
+    A language's train tokens are cut into non-overlapping windows (the last token of one is the first
+    of the next: inputs and shifted targets); each epoch visits every window once, in an order seeded by
+    (seed, language, epoch). The position (epoch, cursor) per language is the resumable data state.
+    """
+
+    def __init__(self, train: dict[str, np.ndarray], seq_len: int, seed: int):
+        self.train, self.seq_len, self.seed = train, seq_len, seed
+        self.langs = sorted(train)
+        self.n_windows = {lang: (len(arr) - 1) // seq_len for lang, arr in train.items()}
+        short = [f"{lang} ({len(train[lang])} tokens)" for lang, n in self.n_windows.items() if n < 1]
+        if short:
+            raise UserError(f"train shards shorter than batch.seq_len+1={seq_len + 1}: {', '.join(short)}")
+        self.position = {lang: [0, 0] for lang in self.langs}
+        self._orders: dict[str, tuple[int, np.ndarray]] = {}
+
+    def _order(self, lang: str, epoch: int) -> np.ndarray:
+        cached = self._orders.get(lang)
+        if cached is None or cached[0] != epoch:
+            rng = np.random.default_rng([self.seed, self.langs.index(lang), epoch])
+            cached = (epoch, rng.permutation(self.n_windows[lang]))
+            self._orders[lang] = cached
+        return cached[1]
+
+    def next_start(self, lang: str) -> int:
+        """Token offset of the next window of ``lang``, advancing its position."""
+        epoch, cursor = self.position[lang]
+        start = int(self._order(lang, epoch)[cursor]) * self.seq_len
+        cursor += 1
+        self.position[lang] = [epoch + 1, 0] if cursor == self.n_windows[lang] else [epoch, cursor]
+        return start
+
+    def read(self, lang: str, start: int) -> np.ndarray:
+        return np.asarray(self.train[lang][start : start + self.seq_len + 1], dtype=np.int64)
+
+    def state_dict(self) -> dict:
+        return {"position": {lang: list(p) for lang, p in self.position.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.position = {lang: list(p) for lang, p in state["position"].items()}
+
+
+def draw_batch(
+    sampler: WindowSampler, langs: list[str], plan: BatchPlan, rank: int
+) -> tuple[torch.Tensor, list[str]]:
+    """This rank's slice of the global batch whose sequence languages are ``langs``.
+
+    Returns windows [B_rank, T+1] (int64, CPU) and their languages. Every rank advances the sampler
+    over the whole global batch, so ranks stay in step.
+    """
+    starts = [sampler.next_start(lang) for lang in langs]
+    lo, hi = rank * plan.per_rank, (rank + 1) * plan.per_rank
+    windows = np.stack([sampler.read(lang, s) for lang, s in zip(langs[lo:hi], starts[lo:hi])])
+    return torch.from_numpy(windows), langs[lo:hi]
+
+
+def eval_windows(tokens: np.ndarray, seq_len: int, n_tokens: int, from_end: bool = False) -> torch.Tensor:
+    """Fixed evaluation windows [N, T+1] covering ``n_tokens`` of a val shard (its start, or its end).
+
+    A val shard shorter than seq_len + 1 gives one shorter window.
+    """
+    n_tokens = min(n_tokens, len(tokens) - 1)
+    if n_tokens < 1:
+        return torch.empty(0, 2, dtype=torch.long)
+    T = min(seq_len, n_tokens)
+    n = max(1, n_tokens // T)
+    lo = len(tokens) - (n * T + 1) if from_end else 0
+    flat = np.asarray(tokens[lo : lo + n * T + 1], dtype=np.int64)
+    return torch.from_numpy(np.stack([flat[i * T : i * T + T + 1] for i in range(n)]))

@@ -1,0 +1,117 @@
+"""MuonAdamW: torch.optim.Muon for the hidden weight matrices, torch.optim.AdamW for everything else.
+
+Muon orthogonalises the update of a 2-D matrix, which only makes sense for matrices that map one hidden
+space to another. Embeddings (a lookup table, one row per token), the output head (tied to the
+embeddings or not), norms and biases go to AdamW.
+
+``adjust_lr_fn``: we use ``"match_rms_adamw"`` by default (Moonshot, "Muon is Scalable for LLM
+Training"): it scales each matrix's orthogonalised update to an RMS of about 0.2 x lr, the RMS of an
+AdamW update, so Muon shares AdamW's weight decay (0.1) and its update size does not depend on the
+matrix's shape; the published peak LRs (5e-3 Muon, 5e-4 AdamW) are set for it. ``"original"``
+(Keller Jordan's sqrt(max(1, A/B))) stays available through the recipe.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nestling.errors import UserError
+
+# Keys of ``MuonAdamW.optimizers``; also the keys of the "lr" field in metrics.jsonl.
+MUON, ADAMW = "muon", "adamw"
+
+
+def split_params(model: nn.Module) -> dict[str, list[tuple[str, nn.Parameter]]]:
+    """Named trainable parameters by destination: ``muon`` (hidden matrices: 2-D ``*weight`` of linear
+    maps), ``decay`` (embeddings, output head) and ``no_decay`` (norms, biases, other vectors and
+    tensors). Tied parameters appear once."""
+    table_ids = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if head is not None:
+        table_ids.add(id(head.weight))
+    groups: dict[str, list] = {"muon": [], "decay": [], "no_decay": []}
+    # named_parameters() removes duplicates, so a tied head is listed once, under the embedding's name.
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if id(p) in table_ids:
+            groups["decay"].append((name, p))
+        # A matrix named "weight" is a linear map; other 2-D tensors (a stream mixer's gate_bias) are not.
+        elif p.ndim == 2 and min(p.shape) > 1 and name.endswith("weight"):
+            groups["muon"].append((name, p))
+        else:
+            groups["no_decay"].append((name, p))
+    return groups
+
+
+class MuonAdamW:
+    """Two torch optimizers stepped together; ``optimizers`` maps "muon"/"adamw" to each.
+
+    With ``name="adamw"`` every parameter goes to AdamW (hidden matrices with weight decay) and
+    ``optimizers`` holds only "adamw".
+    """
+
+    def __init__(self, model: nn.Module, cfg: dict):
+        groups = split_params(model)
+        betas = tuple(cfg.get("betas", (0.9, 0.95)))
+        wd = float(cfg.get("weight_decay", 0.1))
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        name = cfg.get("name", "muon_adamw")
+        if name not in ("muon_adamw", "adamw"):
+            raise UserError(f"optimizer.name must be 'muon_adamw' or 'adamw', got {name!r}")
+        adjust = cfg.get("adjust_lr_fn", "match_rms_adamw")
+        if adjust not in ("match_rms_adamw", "original"):
+            raise UserError(f"optimizer.adjust_lr_fn must be 'match_rms_adamw' or 'original', got {adjust!r}")
+        decayed = [p for _, p in groups["decay"]]
+        if name == "muon_adamw" and groups["muon"]:
+            self.optimizers[MUON] = torch.optim.Muon(
+                [p for _, p in groups["muon"]],
+                lr=float(cfg.get("muon_lr", 5e-3)),
+                weight_decay=wd,
+                momentum=float(cfg.get("muon_momentum", 0.95)),
+                adjust_lr_fn=adjust,
+            )
+        else:
+            decayed += [p for _, p in groups["muon"]]
+        adamw_groups = [
+            {"params": decayed, "weight_decay": wd},
+            {"params": [p for _, p in groups["no_decay"]], "weight_decay": 0.0},
+        ]
+        self.optimizers[ADAMW] = torch.optim.AdamW(
+            [g for g in adamw_groups if g["params"]],
+            lr=float(cfg.get("adamw_lr", 5e-4)),
+            betas=betas,
+            eps=float(cfg.get("eps", 1e-8)),
+        )
+
+    def step(self) -> None:
+        for opt in self.optimizers.values():
+            opt.step()
+
+    def zero_grad(self) -> None:
+        for opt in self.optimizers.values():
+            opt.zero_grad(set_to_none=True)
+
+    def lrs(self) -> dict[str, float]:
+        """Current learning rate of each optimizer (its first group's), for metrics."""
+        return {k: float(opt.param_groups[0]["lr"]) for k, opt in self.optimizers.items()}
+
+    def state_dict(self) -> dict:
+        return {k: opt.state_dict() for k, opt in self.optimizers.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if set(state) != set(self.optimizers):
+            raise UserError(f"--resume: the saved optimizer state holds {sorted(state)}, "
+                            f"this recipe's optimizer has {sorted(self.optimizers)}")
+        for k, opt in self.optimizers.items():
+            opt.load_state_dict(state[k])
+
+    def describe(self) -> dict:
+        """What goes where, for summary.json: parameter counts per optimizer."""
+        return {k: sum(p.numel() for g in opt.param_groups for p in g["params"]) for k, opt in self.optimizers.items()}
+
+
+def build_optimizer(model: nn.Module, cfg: dict) -> MuonAdamW:
+    """The recipe's ``optimizer`` section -> a MuonAdamW (or plain AdamW when ``name="adamw"``)."""
+    return MuonAdamW(model, cfg)

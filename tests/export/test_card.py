@@ -1,0 +1,182 @@
+"""render_model_card: every number in the card parses back to the number in the run's files."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nestling.errors import UserError
+from nestling.export import render_model_card
+
+
+def parse_tables(card: str) -> dict[str, list[list[str]]]:
+    """{heading: rows of every table under it}; the header row is kept, the ---|--- row dropped."""
+    tables: dict[str, list[list[str]]] = {}
+    heading = ""
+    for line in card.splitlines():
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip()
+        elif line.startswith("|") and not set(line) <= set("|-: "):
+            tables.setdefault(heading, []).append([c.strip() for c in line.strip("|").split(" | ")])
+    return tables
+
+
+def kv(rows: list[list[str]]) -> dict[str, str]:
+    return {r[0]: r[1] for r in rows}
+
+
+def num(cell: str) -> float:
+    return float(cell.replace(",", "").replace("%", "").strip("`"))
+
+
+def front_matter(card: str) -> dict:
+    assert card.startswith("---\n")
+    return yaml.safe_load(card.split("---\n")[1])
+
+
+@pytest.fixture(scope="module")
+def files(demo_run, other_run):
+    read = lambda run, name: json.loads((run / name).read_text())  # noqa: E731
+    metrics = [json.loads(x) for x in (demo_run / "metrics.jsonl").read_text().splitlines()]
+    return {"summary": read(demo_run, "summary.json"), "ledger": read(demo_run, "ledger.json"),
+            "results": read(demo_run, "results.json"), "other": read(other_run, "results.json"), "metrics": metrics}
+
+
+@pytest.fixture(scope="module")
+def card(demo_run, other_run):
+    return render_model_card(demo_run, compare=other_run)
+
+
+def test_front_matter_is_hub_metadata(card):
+    meta = front_matter(card)
+    assert meta["license"] == "apache-2.0" and meta["language"] == ["en", "nl", "zh"]
+    assert meta["library_name"] == "transformers" and "babylm" in meta["tags"] and "babylm-multilingual" in meta["tags"]
+    assert "datasets" not in meta  # never guessed
+
+
+def test_overview_and_training_numbers_equal_summary(card, files):
+    s, t = files["summary"], parse_tables(card)
+    overview = kv(t["demo"])
+    assert overview["Track"] == files["ledger"]["track"] and overview["Method"] == s["method"]
+    assert int(overview["Seed"]) == s["seed"] and num(overview["Parameters"]) == s["params"]
+    train = kv(t["Training details"])
+    assert num(train["Steps"]) == s["steps"] and num(train["Tokens seen"]) == s["tokens_seen"]
+    assert num(train["Words seen"]) == s["words_seen"] and num(train["Skipped steps"]) == s["skipped_steps"]
+    assert num(train["Final validation loss"]) == pytest.approx(s["final_val_loss"], abs=5e-5)
+    assert num(train["Final validation perplexity"]) == pytest.approx(s["final_val_ppl"], abs=5e-3)
+    assert train["Hardware"] == s["hardware"] and train["Optimizer"] == s["optimizer"]["name"]
+    assert num(train["Weight decay"]) == s["optimizer"]["weight_decay"]
+    assert train["Schedule"] == s["schedule"]["name"]
+    assert num(train["`batch.tokens_per_step`"]) == s["batch"]["tokens_per_step"]
+    assert f"({s['wall_clock_s']:,.1f} s)" in train["Training wall-clock"]
+    last_epochs = [r["epochs"] for r in files["metrics"] if r["kind"] == "train"][-1]
+    assert train["Epochs"] == ", ".join(f"{k} {v:.2f}" for k, v in last_epochs.items())
+    lrs = [r["lr"] for r in files["metrics"] if r["kind"] == "train"]
+    assert num(train["Peak LR (muon)"]) == max(x["muon"] for x in lrs)
+    assert num(train["Peak LR (adamw)"]) == max(x["adamw"] for x in lrs)
+
+
+def test_data_and_mixing_numbers_equal_ledger_and_summary(card, files):
+    t, ledger, mixing = parse_tables(card), files["ledger"], files["summary"]["mixing"]
+    data = kv(t["Data and budget"][:6])
+    assert num(data["Word limit"]) == ledger["limit_words"]
+    assert num(data["Words in the training data"]) == ledger["total_words"]
+    per_lang = {r[0]: r for r in t["Data and budget"][7:]}
+    for lang, v in ledger["languages"].items():
+        assert num(per_lang[lang][4]) == v["words"] and num(per_lang[lang][5]) == v["english_word_equivalents"]
+    mix = {r[0]: r for r in t["Language mixing"][1:]}
+    for lang in ledger["languages"]:
+        assert num(mix[lang][2]) == pytest.approx(mixing["final_pi"][lang], abs=5e-5)
+        assert num(mix[lang][3]) == mixing["exposures"][lang]
+    assert f"Total token exposures: **{mixing['total_exposure']:,}**" in card
+
+
+def test_results_and_delta_equal_results_json(card, files):
+    t = parse_tables(card)
+    final, ref = files["results"]["revisions"]["final"]["tasks"], files["other"]["revisions"]["final"]["tasks"]
+    header, *rows = t["Zero-shot evaluation"]
+    assert header[-1] == "Delta (pp)"
+    for row in rows:
+        task = final[row[0]]
+        assert num(row[2]) == task["n_items"] and num(row[3]) == task["n_uids"]
+        assert num(row[4]) == pytest.approx(100 * task["macro_acc"], abs=5e-3)
+        assert num(row[5]) == pytest.approx(100 * task["weighted_acc"], abs=5e-3)
+        assert num(row[6]) == pytest.approx(100 * (task["macro_acc"] - ref[row[0]]["macro_acc"]), abs=5e-3)
+    assert {r[0] for r in rows} == set(final)
+    fields = {r[0]: r for r in t["blimp: by field"][1:]}
+    for name, f in final["blimp"]["by_field"].items():
+        assert num(fields[name][2]) == pytest.approx(100 * f["acc"], abs=5e-3)
+        assert num(fields[name][3]) == pytest.approx(100 * (f["acc"] - ref["blimp"]["by_field"][name]["acc"]), abs=5e-3)
+    curve = {r[0]: r for r in t["Learning curve"][1:]}
+    for point in files["results"]["learning_curve"]:
+        assert num(curve[point["revision"]][1]) == point["words_seen"]
+        assert num(curve[point["revision"]][2]) == pytest.approx(100 * point["blimp"], abs=5e-3)
+
+
+def test_revisions_equal_checkpoint_json(card, demo_run):
+    rows = {r[0].strip("`"): r for r in parse_tables(card)["Revisions"][1:]}
+    assert list(rows) == ["chck_1M", "chck_2M", "main"]
+    for rev, folder in [("chck_1M", "checkpoints/chck_1M"), ("chck_2M", "checkpoints/chck_2M"), ("main", "final")]:
+        meta = json.loads((demo_run / folder / "checkpoint.json").read_text())
+        assert [num(c) for c in rows[rev][1:4]] == [meta["words_seen"], meta["tokens_seen"], meta["step"]]
+        assert rows[rev][4] == "yes"
+    assert 'revision="chck_1M")' in card and "trust_remote_code=True)" not in card  # Llama: no remote code
+    assert "@misc{charpentier2025babylmturns3" in card
+
+
+def _copy(run: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(run, tmp_path / "run"))
+
+
+def test_missing_files_say_not_evaluated_or_not_recorded(demo_run, tmp_path):
+    run = _copy(demo_run, tmp_path)
+    (run / "results.json").unlink()
+    (run / "ledger.json").unlink()
+    summary = json.loads((run / "summary.json").read_text())
+    for key in ("wall_clock_s", "hardware", "final_val_ppl"):
+        del summary[key]
+    (run / "summary.json").write_text(json.dumps(summary))
+    card = render_model_card(run)
+    t = parse_tables(card)
+    train = kv(t["Training details"])
+    assert train["Training wall-clock"] == train["Hardware"] == train["Final validation perplexity"] == "not recorded"
+    assert "Not evaluated: the run has no `results.json`" in card
+    assert {r[4] for r in t["Revisions"][1:]} == {"not evaluated"}
+    assert "data and budget not recorded" in card
+    assert not any("Macro acc" in " ".join(r) for rows in t.values() for r in rows)
+
+
+def test_compare_run_missing_a_task_gives_na(demo_run, tmp_path):
+    other = _copy(demo_run, tmp_path)
+    results = json.loads((other / "results.json").read_text())
+    del results["revisions"]["final"]["tasks"]["blimp_nl"]
+    (other / "results.json").write_text(json.dumps(results))
+    rows = {r[0]: r for r in parse_tables(render_model_card(demo_run, compare=other))["Zero-shot evaluation"][1:]}
+    assert rows["blimp_nl"][-1] == "n/a" and num(rows["blimp"][-1]) == 0.0
+
+
+def test_revision_card_and_unknown_revision(demo_run):
+    card = render_model_card(demo_run, revision="chck_2M", repo_id="me/demo")
+    assert "This is revision **chck_2M** (200 words seen)" in card and 'repo = "me/demo"' in card
+    with pytest.raises(UserError, match="chck_9M"):
+        render_model_card(demo_run, revision="chck_9M")
+
+
+def test_nan_loss_is_not_recorded(demo_run, tmp_path):
+    run = _copy(demo_run, tmp_path)
+    summary = json.loads((run / "summary.json").read_text())
+    summary["final_val_loss"] = math.nan
+    (run / "summary.json").write_text(json.dumps(summary))
+    assert kv(parse_tables(render_model_card(run))["Training details"])["Final validation loss"] == "not recorded"
+
+
+def test_recipe_block_equals_recipe_yaml(card, demo_run):
+    block = card.split("```yaml\n", 1)[1].split("\n```", 1)[0]
+    recipe = yaml.safe_load((demo_run / "recipe.yaml").read_text())
+    assert yaml.safe_load(block) == {k: v for k, v in recipe.items() if k != "_source"}
+    assert "`checkpoints.milestone_scale` to 0.0001" in card

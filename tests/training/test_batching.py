@@ -1,0 +1,81 @@
+import contextlib
+
+import numpy as np
+import pytest
+import torch
+
+from nestling.errors import UserError
+from nestling.models import build_model
+from nestling.training.batching import WindowSampler, draw_batch, eval_windows, plan_batch
+from nestling.training.distributed import Dist
+from nestling.training.trainer import accumulate_gradients
+from tests.training.helpers import TINY_LLAMA, VOCAB, synthetic_tokens
+
+CPU = Dist(0, 1, 0, torch.device("cpu"))
+
+
+def test_plan_batch_keeps_the_global_batch_exact():
+    p = plan_batch(128, 1024, "auto", world_size=1)
+    assert (p.per_rank, p.micro, p.accum, p.tokens_per_step) == (128, 8, 16, 128 * 1024)
+    p = plan_batch(12, 16, "auto", world_size=2)
+    assert (p.per_rank, p.micro, p.accum) == (6, 6, 1)
+    p = plan_batch(128, 1024, "auto", world_size=1, fits=lambda m: m <= 20)
+    assert (p.micro, p.accum) == (16, 8)
+    assert plan_batch(8, 4, 2, world_size=2).accum == 2
+    with pytest.raises(UserError, match="divisible"):
+        plan_batch(9, 4, "auto", world_size=2)
+    with pytest.raises(UserError, match="micro_batch"):
+        plan_batch(8, 4, 3, world_size=1)
+
+
+def test_gradient_accumulation_equals_the_full_batch():
+    torch.manual_seed(0)
+    model = build_model(TINY_LLAMA, VOCAB, 0, 1, 2)
+    x = torch.from_numpy(synthetic_tokens(8 * 17, seed=3).reshape(8, 17).astype(np.int64))
+    idx = torch.zeros(8, dtype=torch.long)
+    grads, losses = [], []
+    for micro in (8, 2, 1):
+        model.zero_grad()
+        plan = plan_batch(8, 16, micro, world_size=1)
+        loss_sum, _ = accumulate_gradients(model, x, idx, plan, 1, CPU, contextlib.nullcontext)
+        grads.append([p.grad.clone() for p in model.parameters()])
+        losses.append(loss_sum.item())
+    for other in grads[1:]:
+        for a, b in zip(grads[0], other):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5)
+
+
+def test_sampler_visits_every_window_once_per_epoch_and_resumes():
+    tokens = np.arange(4 * 10 + 1)
+    s = WindowSampler({"eng": tokens}, seq_len=4, seed=1)
+    starts = [s.next_start("eng") for _ in range(10)]
+    assert sorted(starts) == list(range(0, 40, 4))
+    assert s.position["eng"] == [1, 0]
+    second = [s.next_start("eng") for _ in range(10)]
+    assert sorted(second) == sorted(starts) and second != starts  # a new order each epoch
+    s2 = WindowSampler({"eng": tokens}, seq_len=4, seed=1)
+    s2.load_state_dict(s.state_dict())
+    assert [s2.next_start("eng") for _ in range(5)] == [s.next_start("eng") for _ in range(5)]
+    np.testing.assert_array_equal(s.read("eng", 8), np.arange(8, 13))
+    with pytest.raises(UserError, match="shorter"):
+        WindowSampler({"eng": np.arange(4)}, seq_len=4, seed=0)
+
+
+def test_each_rank_reads_its_slice_of_the_same_global_batch():
+    shards = {"eng": np.arange(1000), "nld": np.arange(1000) + 5000}
+    langs = ["eng", "nld", "nld", "eng"]
+    plan = plan_batch(4, 8, "auto", world_size=1)
+    full, _ = draw_batch(WindowSampler(shards, 8, seed=0), langs, plan, rank=0)
+    plan2 = plan_batch(4, 8, "auto", world_size=2)
+    halves = [draw_batch(WindowSampler(shards, 8, seed=0), langs, plan2, rank=r) for r in (0, 1)]
+    torch.testing.assert_close(torch.cat([h[0] for h in halves]), full)
+    assert halves[1][1] == ["nld", "eng"]
+
+
+def test_eval_windows_cover_the_slice():
+    val = np.arange(100)
+    w = eval_windows(val, seq_len=8, n_tokens=32)
+    assert w.shape == (4, 9) and w[0, 0] == 0 and w[-1, -1] == 32
+    assert eval_windows(val, 8, 32, from_end=True)[-1, -1] == 99
+    assert eval_windows(np.arange(5), 8, 100).shape == (1, 5)
