@@ -114,28 +114,26 @@ def train_recipe(recipe_or_name, overrides: list[str] | None = None, out_dir: Pa
     return train(recipe, out_dir=out_dir, resume=resume)
 
 
-def _is_run_dir(path: Path) -> bool:
-    return (path / "checkpoints").is_dir() or (path / "summary.json").is_file()
-
-
 def evaluate_path(model: Path, data: list[Path], *, out: Path | None = None, task_format: str = "auto",
                   group_by: str | None = None, fast: bool = False, revisions: str = "all",
                   batch_size: int = 64, device: str = "auto", seed: int = 0) -> str:
     """Evaluate a model folder or every revision of a run; write results.json; return the table."""
-    from nestling.evaluation import evaluate_model, evaluate_run, format_table, write_results
+    from nestling.evaluation import (evaluate_model, evaluate_run, format_table, is_run_dir, write_results,
+                                     write_run_outputs)
 
     model = Path(model)
     if not model.exists():
         raise UserError(f"{model}: no such model or run folder")
     options = dict(task_format=task_format, group_by=group_by, fast=fast, batch_size=batch_size, device=device, seed=seed)
-    if _is_run_dir(model):
+    if is_run_dir(model):
         wanted = revisions if revisions in ("all", "final") else [r.strip() for r in revisions.split(",")]
         results = evaluate_run(model, data, revisions=wanted, **options)
         out = out or model / "results.json"
+        write_run_outputs(results, out)
     else:
         results = evaluate_model(model, data, **options)
-    if out is not None:
-        write_results(results, out)
+        if out is not None:
+            write_results(results, out)
     return format_table(results) + (f"\n\nresults: {out}" if out else "")
 
 
@@ -153,7 +151,7 @@ def language_table(results: dict, revision: str = "final") -> str:
 
 def run_demo(recipe_or_name="demo", overrides: list[str] | None = None, out_dir: Path | None = None) -> Path:
     """The main job on the built-in data: prepare, train, evaluate every checkpoint, print the table."""
-    from nestling.evaluation import evaluate_run, write_results
+    from nestling.evaluation import evaluate_run, format_table, write_run_outputs
 
     start = time.time()
     recipe = load_recipe(recipe_or_name, overrides)
@@ -163,7 +161,9 @@ def run_demo(recipe_or_name="demo", overrides: list[str] | None = None, out_dir:
     data = [p for d in eval_cfg["data"] for p in (builtin_pairs(recipe) if d == "builtin" else [Path(d)])]
     results = evaluate_run(run_dir, data, revisions=eval_cfg["revisions"], fast=eval_cfg["fast"],
                            batch_size=eval_cfg["batch_size"], seed=recipe["seed"])
-    write_results(results, run_dir / "results.json")
+    write_run_outputs(results, run_dir / "results.json")
+    print("\nLearning curve (macro accuracy by revision):")
+    print(format_table(results))
     print("\nZero-shot minimal pairs, final model (accuracy, random tie-break; chance = 0.5):")
     print(language_table(results))
     print(f"\nrun folder: {run_dir}\nwall-clock: {time.time() - start:.0f} s")

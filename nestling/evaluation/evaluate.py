@@ -1,0 +1,135 @@
+"""Evaluate one causal LM folder (or one revision of a run) on minimal-pair tasks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nestling.errors import UserError
+from nestling.evaluation.aggregate import aggregate
+from nestling.evaluation.fast import fast_subset, per_uid_for
+from nestling.evaluation.results import SCHEMA_VERSION, SCORING_RULE
+from nestling.evaluation.scoring import resolve_device, score_texts
+from nestling.evaluation.tasks import Task, load_tasks
+
+
+def resolve_revision(model_dir: str | Path, revision: str | None) -> Path | str:
+    """Where a revision lives: RUN/checkpoints/REV, RUN/REV (e.g. final), or the folder itself.
+
+    A model_dir that is not a local folder is returned unchanged (a hub id: the revision is then
+    passed to from_pretrained as a branch name).
+    """
+    root = Path(model_dir)
+    if not root.is_dir():
+        if root.exists() or str(model_dir).startswith((".", "/")):
+            raise UserError(f"{model_dir}: not a model folder")
+        return str(model_dir)
+    if revision is None:
+        return root
+    for candidate in (root / "checkpoints" / revision, root / revision):
+        if (candidate / "config.json").is_file():
+            return candidate
+    raise UserError(f"{model_dir}: revision {revision!r} not found (looked in checkpoints/{revision} and {revision})")
+
+
+def load_model(location: Path | str, *, revision: str | None = None, device: str = "auto",
+               dtype: torch.dtype = torch.float32):
+    """AutoModelForCausalLM (trust_remote_code) + AutoTokenizer, on ``device``, in eval mode."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    hub = {"revision": revision} if isinstance(location, str) and revision else {}
+    if isinstance(location, Path) and not (location / "config.json").is_file():
+        raise UserError(f"{location}: no config.json (not a transformers model folder)")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location, **hub)
+        model = AutoModelForCausalLM.from_pretrained(location, trust_remote_code=True, dtype=dtype, **hub)
+    except (OSError, ValueError) as err:
+        raise UserError(f"{location}: cannot load model/tokenizer ({str(err).splitlines()[0]})") from None
+    return model.to(resolve_device(device)).eval(), tokenizer
+
+
+def read_words_seen(location: Path | str) -> int | None:
+    """words_seen from a checkpoint's checkpoint.json (None when absent)."""
+    path = Path(location) / "checkpoint.json"
+    if isinstance(location, Path) and path.is_file():
+        return json.loads(path.read_text()).get("words_seen")
+    return None
+
+
+def prepare_tasks(data_paths: list[Path], *, task_format: str = "auto", group_by: str | None = None,
+                  fast: bool = False) -> list[Task]:
+    """Load every data path as a task; in fast mode keep the deterministic subsets."""
+    tasks = load_tasks([Path(p) for p in data_paths], task_format, group_by)
+    if fast:
+        for task in tasks:
+            task.items = fast_subset(task.items, per_uid_for(task.format))
+    return tasks
+
+
+def score_tasks(model, tokenizer, tasks: list[Task], *, seed: int = 0, **score_kwargs) -> dict:
+    """Score all tasks' candidates in one sorted, deduplicated pass and aggregate each task."""
+    requests, spans, groups = [], [], []
+    for task in tasks:
+        start = len(requests)
+        for item in task.items:
+            groups.append(list(range(len(requests), len(requests) + len(item.candidates))))
+            requests.extend(item.candidates)
+        spans.append((start, len(requests)))
+    scores = score_texts(model, tokenizer, requests, groups=groups, **score_kwargs)
+    out = {}
+    for task, (start, end) in zip(tasks, spans):
+        flat, per_item, pos = scores[start:end], [], 0
+        for item in task.items:
+            per_item.append(flat[pos: pos + len(item.candidates)])
+            pos += len(item.candidates)
+        out[task.name] = {"format": task.format, "files": [str(f) for f in task.files],
+                          **aggregate(task.items, per_item, seed)}
+    return out
+
+
+def evaluate_loaded(model, tokenizer, tasks: list[Task], *, model_name: str, revision: str | None,
+                    words_seen: int | None, fast: bool, seed: int, **score_kwargs) -> dict:
+    """One-model result dict (schema in nestling.evaluation.results) for an already loaded model."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "model": model_name,
+        "revision": revision,
+        "words_seen": words_seen,
+        "headline": "macro_acc",
+        "headline_tie_rule": "random",
+        "seed": seed,
+        "fast": fast,
+        "scoring": SCORING_RULE,
+        "tasks": score_tasks(model, tokenizer, tasks, seed=seed, **score_kwargs),
+    }
+
+
+def evaluate_model(model_dir: str | Path, data_paths: list[Path], *, task_format: str = "auto",
+                   group_by: str | None = None, fast: bool = False, batch_size: int = 64,
+                   max_tokens: int = 16384, device: str = "auto", precision: str = "fp32",
+                   seed: int = 0, revision: str | None = None, progress: bool = True) -> dict:
+    """Zero-shot minimal-pair evaluation of one causal LM, scored as the official BabyLM pipeline.
+
+    model_dir: a transformers model folder (custom code allowed), a run folder with ``revision``
+    (``checkpoints/<revision>/`` or ``<revision>/``), or a hub id (``revision`` = branch).
+    data_paths: jsonl files or folders of jsonl files, one task each (format auto-detected unless
+    ``task_format`` is given; ``group_by`` names the UID key of generic sentence_good/bad files).
+    fast: deterministic subsets (200 items per UID, 50 per supplement UID).
+    batch_size / max_tokens: strings and padded tokens per forward pass. precision: "fp32" or
+    "bf16" (CUDA autocast). seed: tie-break seed. Returns the result dict (nothing is written).
+    """
+    tasks = prepare_tasks(data_paths, task_format=task_format, group_by=group_by, fast=fast)
+    location = resolve_revision(model_dir, revision)
+    model, tokenizer = load_model(location, revision=revision, device=device)
+    return evaluate_loaded(model, tokenizer, tasks, model_name=str(model_dir), revision=revision,
+                           words_seen=read_words_seen(location), fast=fast, seed=seed,
+                           batch_size=batch_size, max_tokens=max_tokens, precision=precision,
+                           progress=progress)
+
+
+def sentence_logprobs(model, tokenizer, sentences: list[str], **score_kwargs) -> np.ndarray:
+    """Summed log-prob of each full sentence (the BLiMP score), float64 [N]."""
+    return score_texts(model, tokenizer, [("", s) for s in sentences], **score_kwargs)

@@ -1,0 +1,147 @@
+"""Evaluate every checkpoint of a run: learning-curve table and plot (accuracy vs words seen)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from tqdm.auto import tqdm
+from transformers.utils import logging as hf_logging
+
+from nestling.errors import UserError
+from nestling.evaluation.evaluate import evaluate_loaded, load_model, prepare_tasks, read_words_seen
+
+_MILESTONE = re.compile(r"^chck_(\d+(?:\.\d+)?)([KMB]?)$")
+_SCALE = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9}
+
+
+def _name_words(name: str) -> float:
+    """Words implied by a chck_* name (chck_10M -> 1e7); used when checkpoint.json lacks words_seen."""
+    match = _MILESTONE.match(name)
+    return float(match.group(1)) * _SCALE[match.group(2)] if match else float("inf")
+
+
+def list_revisions(run_dir: str | Path) -> dict[str, Path]:
+    """Revision name -> model folder: every checkpoints/chck_* by words seen, then final."""
+    run_dir = Path(run_dir)
+    found = {}
+    for folder in (run_dir / "checkpoints").glob("chck_*"):
+        if (folder / "config.json").is_file():
+            found[folder.name] = folder
+    ordered = dict(sorted(found.items(), key=lambda kv: (read_words_seen(kv[1]) or _name_words(kv[0]), kv[0])))
+    if (run_dir / "final" / "config.json").is_file():
+        ordered["final"] = run_dir / "final"
+    return ordered
+
+
+def select_revisions(run_dir: str | Path, revisions: str | list[str] = "all") -> dict[str, Path]:
+    """The revisions asked for: "all", "final", a comma-separated string or a list of names."""
+    available = list_revisions(run_dir)
+    if not available:
+        raise UserError(f"{run_dir}: no checkpoints/chck_* or final/ model folders (is this a run folder?)")
+    if revisions == "all":
+        return available
+    names = [r.strip() for r in revisions.split(",")] if isinstance(revisions, str) else list(revisions)
+    missing = [n for n in names if n not in available]
+    if missing:
+        raise UserError(f"{run_dir}: revision {', '.join(missing)} not found; available: {', '.join(available)}")
+    return {n: available[n] for n in names}
+
+
+def learning_curve(revision_results: dict[str, dict]) -> list[dict]:
+    """One point per revision: words seen and each task's headline (macro) accuracy."""
+    return [{"revision": rev, "words_seen": res["words_seen"],
+             **{task: t["macro_acc"] for task, t in res["tasks"].items()}}
+            for rev, res in revision_results.items()]
+
+
+def plot_learning_curve(run_result: dict, out_png: str | Path) -> Path:
+    """PNG of macro accuracy (%) against words seen (log scale), one line per task."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = [p for p in run_result["learning_curve"] if p["words_seen"]]
+    if not points:
+        raise UserError("no revision has words_seen in checkpoint.json; cannot plot a learning curve")
+    tasks = [k for k in points[0] if k not in ("revision", "words_seen")]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for task in tasks:
+        ax.plot([p["words_seen"] for p in points], [100 * p[task] for p in points], marker="o", label=task)
+    ax.set_xscale("log")
+    ax.set_xlabel("words seen")
+    ax.set_ylabel("accuracy (%, macro over UIDs)")
+    ax.set_title(Path(run_result["run"]).name)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_png.with_name(f".{out_png.name}.tmp")
+    try:  # temp file + rename: never a half-written plot
+        fig.savefig(tmp, dpi=120, format="png")
+        os.replace(tmp, out_png)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
+    return out_png
+
+
+def evaluate_run(run_dir: str | Path, data_paths: list[Path], *, revisions: str | list[str] = "all",
+                 task_format: str = "auto", group_by: str | None = None, fast: bool = False,
+                 batch_size: int = 64, max_tokens: int = 16384, device: str = "auto",
+                 precision: str = "fp32", seed: int = 0, plot_path: str | Path | None = None,
+                 progress: bool = True) -> dict:
+    """Evaluate each revision of a run (every chck_* by words seen, then final) on the same tasks.
+
+    Data is read once; each revision is loaded, scored and freed in turn. Returns the run result
+    (schema in nestling.evaluation.results) with a learning curve; writes nothing except the
+    PNG at ``plot_path`` when given. Other keywords as in ``evaluate_model``.
+    """
+    selected = select_revisions(run_dir, revisions)
+    tasks = prepare_tasks(data_paths, task_format=task_format, group_by=group_by, fast=fast)
+    per_revision = {}
+    # Several revisions: one bar over revisions rather than a scoring bar per revision.
+    many = len(selected) > 1
+    if many:
+        hf_logging.disable_progress_bar()  # the per-revision "Loading weights" bars would flood the log
+    for name, folder in tqdm(selected.items(), desc="revisions", unit="rev", disable=not (progress and many)):
+        model, tokenizer = load_model(folder, device=device)
+        per_revision[name] = evaluate_loaded(
+            model, tokenizer, tasks, model_name=str(run_dir), revision=name,
+            words_seen=read_words_seen(folder), fast=fast, seed=seed, batch_size=batch_size,
+            max_tokens=max_tokens, precision=precision, progress=progress and not many)
+        del model
+    if many:
+        hf_logging.enable_progress_bar()
+    result = {"schema_version": 1, "run": str(run_dir), "revisions": per_revision,
+              "learning_curve": learning_curve(per_revision)}
+    if plot_path is not None:
+        plot_learning_curve(result, plot_path)
+    return result
+
+
+
+def is_run_dir(path: str | Path) -> bool:
+    """A training run folder (checkpoints/chck_* or final/), as opposed to a single model folder."""
+    path = Path(path)
+    return not (path / "config.json").is_file() and bool(list_revisions(path)) if path.is_dir() else False
+
+
+def write_run_outputs(run_result: dict, out_json: str | Path) -> dict[str, Path]:
+    """Write a run's results JSON, its learning-curve table (.md) and plot (.png) side by side.
+
+    ``out_json`` = RUN/results.json gives RUN/learning_curve.md and RUN/learning_curve.png.
+    Every file is written atomically; the plot is skipped when no revision knows its words seen.
+    """
+    from nestling.evaluation.results import format_learning_curve, write_results, write_text_atomic
+
+    out_json = Path(out_json)
+    paths = {"results": write_results(run_result, out_json)}
+    table = format_learning_curve(run_result) + "\n"
+    paths["table"] = write_text_atomic(table, out_json.with_name("learning_curve.md"))
+    if any(p["words_seen"] for p in run_result["learning_curve"]):
+        paths["plot"] = plot_learning_curve(run_result, out_json.with_name("learning_curve.png"))
+    return paths

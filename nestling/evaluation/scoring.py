@@ -1,0 +1,358 @@
+"""Batched log-probability scoring of (context, continuation) strings with a causal LM.
+
+The rule is the official BabyLM pipeline's for causal models:
+- the whole string context + continuation is tokenized once, with the tokenizer's default special
+  tokens (a BOS when the tokenizer adds one);
+- a token is scored when it is not special, is not the first token (inputs are shifted, so
+  position 0 has no prediction) and its character span ends inside the continuation;
+- the score is the plain sum of those tokens' log-probabilities (no length normalisation).
+
+`score_texts` is the fast path, doing no work twice: identical strings are scored once; the
+candidates of one item (a BLiMP pair, the five entity-tracking options) run their common token
+prefix once and continue from its KV cache; the rest is sorted by length so each batch pads
+little; logits are computed only where a scored token is predicted. `reference_score` is the
+slow one-string-at-a-time reference the tests compare against.
+"""
+
+from __future__ import annotations
+
+import weakref
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from nestling.errors import UserError
+
+
+def _scored_mask(offsets: list[tuple[int, int]], special: list[int], context_len: int) -> list[bool]:
+    """Which tokens count: non-special, not first, ending after the continuation starts.
+
+    The pipeline places the continuation start at len(context) plus the first token's start offset
+    (0 for almost every tokenizer); kept so prefix-format numbers match it exactly.
+    """
+    start_char = context_len + (offsets[0][0] if offsets else 0)
+    return [i > 0 and not special[i] and end > start_char for i, (_, end) in enumerate(offsets)]
+
+
+def encode(tokenizer, requests: list[tuple[str, str]]) -> list[tuple[list[int], list[bool]]]:
+    """Tokenize every context + continuation in one batched call -> (ids, scored mask) each."""
+    texts = [context + continuation for context, continuation in requests]
+    if not texts:
+        return []
+    if not getattr(tokenizer, "is_fast", False):
+        return [_encode_slow(tokenizer, context, continuation) for context, continuation in requests]
+    enc = tokenizer(texts, return_offsets_mapping=True, return_special_tokens_mask=True)
+    out = []
+    for ids, offsets, special, (context, _) in zip(
+        enc["input_ids"], enc["offset_mapping"], enc["special_tokens_mask"], requests
+    ):
+        out.append((list(ids), _scored_mask([tuple(o) for o in offsets], special, len(context))))
+    return out
+
+
+def _encode_slow(tokenizer, context: str, continuation: str) -> tuple[list[int], list[bool]]:
+    """Tokenizers without offsets: the continuation is what follows the context's own tokens."""
+    enc = tokenizer(context + continuation, return_special_tokens_mask=True)
+    ids, special = list(enc["input_ids"]), enc["special_tokens_mask"]
+    n_context = len(tokenizer(context, add_special_tokens=False)["input_ids"]) if context else 0
+    content = [i for i, s in enumerate(special) if not s]
+    scored_positions = set(content[n_context:])
+    return ids, [i > 0 and i in scored_positions for i in range(len(ids))]
+
+
+def _batches(lengths: list[int], batch_size: int, max_tokens: int) -> list[list[int]]:
+    """Indices grouped longest first; a batch holds at most batch_size rows and max_tokens padded tokens."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches, current = [], []
+    for i in order:
+        width = lengths[current[0]] if current else lengths[i]
+        if current and (len(current) >= batch_size or (len(current) + 1) * width > max_tokens):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _pad(rows: list[tuple[list[int], list[bool]]], device: torch.device):
+    """Right-padded ids [B, T], attention mask [B, T] and scored mask [B, T] (padding never scored)."""
+    B, T = len(rows), max(len(ids) for ids, _ in rows)
+    input_ids = torch.zeros((B, T), dtype=torch.long)
+    attention = torch.zeros((B, T), dtype=torch.long)
+    scored = torch.zeros((B, T), dtype=torch.bool)
+    for b, (ids, mask) in enumerate(rows):
+        input_ids[b, : len(ids)] = torch.tensor(ids)
+        attention[b, : len(ids)] = 1
+        scored[b, : len(ids)] = torch.tensor(mask)
+    return input_ids.to(device), attention.to(device), scored.to(device)
+
+
+def _split_head(model):
+    """(decoder body, output projection) when the model exposes the standard HF pair, else None."""
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    body = getattr(model, "base_model", None)
+    if head is None or body is None or body is model:
+        return None
+    return body, head
+
+
+# Per model: what the first batch verified ({"split": bool, "shared": bool}), so that scoring the
+# same model again (one task after another, a benchmark loop) does not repeat the checks.
+_VERIFIED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _token_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log p(target) per row of logits [N, V] (fp32), without materialising the log-softmax."""
+    logits = logits.float()
+    return logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+
+
+class BatchScorer:
+    """Sums of scored-token log-probs, one padded batch (or one shared-prefix batch) at a time.
+
+    Fast path: run the decoder body once, then apply the output projection and the log-softmax
+    normaliser only at the positions that predict a scored token (no logits for padding, for the
+    last position or for the context), in chunks of ``chunk`` positions so memory stays
+    chunk x vocab. The first batch is checked against the model's own full logits; a model whose
+    logits are more than lm_head(hidden) (soft-capping, scaling) falls back to full logits.
+    """
+
+    def __init__(self, model, device: torch.device, autocast, chunk: int = 4096):
+        self.model, self.device, self.autocast, self.chunk = model, device, autocast, chunk
+        # The checks look for structural differences (soft-capped logits, a cache that shifts
+        # positions), which are large; bf16 rounding alone must not trip them.
+        self.tol = 1e-4 if isinstance(autocast, nullcontext) else 5e-2
+        self.verified = _VERIFIED.setdefault(model, {})
+        self.split = _split_head(model) if self.verified.get("split", True) else None
+        self.checked = self.split is None or "split" in self.verified
+
+    def _forward(self, input_ids, attention, past=None, want_cache=False):
+        """Hidden states [B, T, D] (split path) or logits [B, T, V], and the KV cache when asked."""
+        kwargs = {"input_ids": input_ids, "attention_mask": attention, "use_cache": want_cache or past is not None}
+        if past is not None:
+            kwargs["past_key_values"] = past
+        with self.autocast:
+            out = (self.split[0] if self.split is not None else self.model)(**kwargs)
+        states = out[0] if self.split is not None else out.logits
+        return states, (getattr(out, "past_key_values", None) if kwargs["use_cache"] else None)
+
+    def _logprobs(self, states, rows_idx, pos, targets) -> torch.Tensor:
+        """log p(targets) [N] from the states at (rows_idx, pos), chunk by chunk."""
+        out = []
+        for c in range(0, len(rows_idx), self.chunk):
+            selected = states[rows_idx[c: c + self.chunk], pos[c: c + self.chunk]]
+            with self.autocast:
+                logits = self.split[1](selected) if self.split is not None else selected
+            out.append(_token_logprobs(logits, targets[c: c + self.chunk]))
+        return torch.cat(out) if out else torch.zeros(0, device=self.device)
+
+    def _check_split(self, input_ids, attention, states, rows_idx, pos):
+        """Once: does lm_head(hidden) reproduce the model's logits? If not, use full logits from now on."""
+        self.checked = True
+        rows_idx, pos = rows_idx[: self.chunk], pos[: self.chunk]
+        with self.autocast:
+            ours = self.split[1](states[rows_idx, pos]).float()
+            full = self.model(input_ids=input_ids, attention_mask=attention, use_cache=False).logits
+        same = full[rows_idx, pos].shape == ours.shape and torch.allclose(full[rows_idx, pos].float(), ours,
+                                                                          atol=self.tol, rtol=self.tol)
+        self.verified["split"] = same
+        if not same:
+            self.split = None
+            return full
+        return states
+
+    def __call__(self, rows: list[tuple[list[int], list[bool]]]) -> np.ndarray:
+        input_ids, attention, scored = _pad(rows, self.device)
+        # log p(token t | tokens < t) comes from position t - 1.
+        rows_idx, pos = torch.nonzero(scored[:, 1:], as_tuple=True)  # N scored tokens
+        states, _ = self._forward(input_ids, attention)
+        if not self.checked:
+            states = self._check_split(input_ids, attention, states, rows_idx, pos)
+        token_lp = self._logprobs(states, rows_idx, pos, input_ids[rows_idx, pos + 1])
+        sums = torch.zeros(len(rows), dtype=torch.float64, device=self.device)
+        sums.index_add_(0, rows_idx, token_lp.double())
+        return sums.detach().cpu().numpy()
+
+    def shared(self, prefix_len: int, groups: list[list[tuple[list[int], list[bool]]]]) -> list[np.ndarray]:
+        """Score groups of sequences that share their first ``prefix_len`` tokens (and scored mask).
+
+        The prefix runs once per group; each member's remaining tokens run on a copy of the
+        prefix's KV cache. Returns each group's member sums. Sequences are longer than the prefix.
+        """
+        P, G = prefix_len, len(groups)
+        prefix = torch.tensor([members[0][0][:P] for members in groups], device=self.device)  # G, P
+        prefix_mask = torch.tensor([members[0][1][:P] for members in groups], device=self.device)
+        members = [m for group in groups for m in group]
+        owner = torch.tensor([g for g, group in enumerate(groups) for _ in group], device=self.device)  # R
+        suffix_ids, suffix_att, suffix_scored = _pad([(ids[P:], mask[P:]) for ids, mask in members], self.device)
+
+        states, cache = self._forward(prefix, torch.ones_like(prefix), want_cache=True)
+        # Scored prefix tokens (shared by the group's members) ...
+        g_idx, t_idx = torch.nonzero(prefix_mask[:, 1:], as_tuple=True)
+        prefix_lp = self._logprobs(states, g_idx, t_idx, prefix[g_idx, t_idx + 1])
+        prefix_sums = torch.zeros(G, dtype=torch.float64, device=self.device).index_add_(0, g_idx, prefix_lp.double())
+        # ... each member's first own token, predicted by the prefix's last position ...
+        last = torch.full_like(owner, P - 1)
+        first_lp = self._logprobs(states, owner, last, suffix_ids[:, 0]) * suffix_scored[:, 0]
+        # ... and the rest of each member, run on its copy of the prefix cache.
+        cache.batch_select_indices(owner)
+        attention = torch.cat([torch.ones((len(members), P), dtype=torch.long, device=self.device), suffix_att], 1)
+        states, _ = self._forward(suffix_ids, attention, past=cache)
+        r_idx, s_pos = torch.nonzero(suffix_scored[:, 1:], as_tuple=True)
+        suffix_lp = self._logprobs(states, r_idx, s_pos, suffix_ids[r_idx, s_pos + 1])
+        sums = (prefix_sums[owner] + first_lp.double()).index_add_(0, r_idx, suffix_lp.double())
+        sums = sums.detach().cpu().numpy()
+        out, start = [], 0
+        for group in groups:
+            out.append(sums[start: start + len(group)])
+            start += len(group)
+        return out
+
+
+def plan_shared_prefixes(encoded: list[tuple[list[int], list[bool]]], groups: list[list[int]],
+                         min_prefix: int = 4) -> dict[int, list[list[int]]]:
+    """Prefix length -> groups of sequence indices whose first tokens (and scored masks) agree.
+
+    A group is kept when its members share at least ``min_prefix`` tokens; the prefix stops one
+    token short of the shortest member so every member has a token of its own after it. Each
+    sequence joins at most one group; the rest is scored the plain way.
+    """
+    assigned: set[int] = set()
+    plan: dict[int, list[list[int]]] = {}
+    for group in groups:
+        members = [m for m in dict.fromkeys(group) if m not in assigned]
+        if len(members) < 2:
+            continue
+        seqs = [encoded[m] for m in members]
+        limit = min(len(ids) for ids, _ in seqs) - 1
+        first_ids, first_mask = seqs[0]
+        p = 0
+        while p < limit and all(ids[p] == first_ids[p] and mask[p] == first_mask[p] for ids, mask in seqs[1:]):
+            p += 1
+        if p >= min_prefix:
+            plan.setdefault(p, []).append(members)
+            assigned.update(members)
+    return plan
+
+
+def _shared_batches(plan: dict[int, list[list[int]]], lengths: list[int], batch_size: int,
+                    max_tokens: int) -> list[tuple[int, list[list[int]]]]:
+    """Batches of groups with one prefix length each, longest suffixes first, within both caps."""
+    batches = []
+    for p in sorted(plan, reverse=True):
+        groups = sorted(plan[p], key=lambda g: -max(lengths[m] for m in g))
+        current, rows = [], 0
+        for group in groups:
+            width = max(lengths[m] for m in (current[0] if current else group)) - p
+            if current and (rows + len(group) > batch_size or (rows + len(group)) * (width + p) > max_tokens):
+                batches.append((p, current))
+                current, rows = [], 0
+            current.append(group)
+            rows += len(group)
+        if current:
+            batches.append((p, current))
+    return batches
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """'auto' picks CUDA when present, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _split_work(encoded, lengths: list[int], groups: list[list[int]], batch_size: int, max_tokens: int):
+    """(shared-prefix batches, indices left for the plain path)."""
+    plan = plan_shared_prefixes(encoded, groups)
+    # Batches need one prefix length; a length with little work behind it would make small, slow
+    # batches (per-forward overhead), so those sequences go the plain way.
+    plan = {p: g for p, g in plan.items() if sum(lengths[m] for members in g for m in members) >= 1024}
+    in_shared = {m for groups_p in plan.values() for group in groups_p for m in group}
+    plain_ids = [i for i in range(len(encoded)) if i not in in_shared]
+    return _shared_batches(plan, lengths, batch_size, max_tokens), plain_ids
+
+
+def score_texts(model, tokenizer, requests: list[tuple[str, str]], *, groups: list[list[int]] | None = None,
+                batch_size: int = 64, max_tokens: int = 16384, device: str | torch.device | None = None,
+                precision: str = "fp32", share_prefixes: bool = True, progress: bool = True) -> np.ndarray:
+    """Summed continuation log-probs for each (context, continuation) request, float64 [N].
+
+    Identical requests are scored once. ``groups`` (lists of request indices, e.g. one item's
+    candidates) lets requests that begin with the same tokens share one forward pass over that
+    prefix (KV cache); checked against the plain path on the first batch, and turned off for a
+    model whose cache does not reproduce it. ``batch_size`` caps strings per forward pass and
+    ``max_tokens`` padded tokens per pass. ``precision="bf16"`` runs the model under CUDA bf16
+    autocast (the log-softmax stays fp32).
+    """
+    if precision not in ("fp32", "bf16"):
+        raise UserError(f"unknown precision {precision!r}; choose fp32 or bf16")
+    device = resolve_device(device) if device is not None else next(model.parameters()).device
+    unique: dict[tuple[str, str], int] = {}
+    index = np.array([unique.setdefault(r, len(unique)) for r in requests], dtype=np.int64)
+    encoded = encode(tokenizer, list(unique))
+    lengths = [len(ids) for ids, _ in encoded]
+    sums = np.zeros(len(encoded), dtype=np.float64)
+    use_bf16 = precision == "bf16" and device.type == "cuda"
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else nullcontext()
+    unique_groups = [[int(index[r]) for r in group] for group in groups] if groups and share_prefixes else []
+    shared, plain_ids = _split_work(encoded, lengths, unique_groups, batch_size, max_tokens)
+    plain = _batches([lengths[i] for i in plain_ids], batch_size, max_tokens)
+    model.eval()
+    scorer = BatchScorer(model, device, autocast)
+    bar = tqdm(total=len(shared) + len(plain), desc="scoring", unit="batch", disable=not progress, leave=False)
+    with torch.inference_mode():
+        leftover = _run_shared(scorer, shared, encoded, sums, bar)
+        if leftover:  # the model's cache did not reproduce the plain path: score those plainly
+            plain_ids += [m for _, batch in leftover for group in batch for m in group]
+            plain = _batches([lengths[i] for i in plain_ids], batch_size, max_tokens)
+            bar.total = len(shared) - len(leftover) + len(plain)
+        for batch in plain:
+            members = [plain_ids[i] for i in batch]
+            sums[members] = scorer([encoded[i] for i in members])
+            bar.update()
+    bar.close()
+    return sums[index] if len(requests) else np.zeros(0)
+
+
+def _run_shared(scorer: BatchScorer, batches, encoded, sums: np.ndarray, bar) -> list:
+    """Score the shared-prefix batches into ``sums``; returns the batches left for the plain path.
+
+    The model's first shared batch is also scored the plain way: if the cached path disagrees
+    (or the model has no usable cache), shared batches go back to the plain path for good.
+    """
+    if scorer.verified.get("shared") is False:
+        return batches
+    for n, (p, batch) in enumerate(batches):
+        rows = [[encoded[m] for m in group] for group in batch]
+        try:
+            group_sums = scorer.shared(p, rows)
+        except (TypeError, ValueError, RuntimeError, AttributeError, IndexError):
+            scorer.verified["shared"] = False
+            return batches[n:]
+        if "shared" not in scorer.verified:
+            members = [m for group in batch for m in group]
+            plain = scorer([encoded[m] for m in members])
+            same = np.allclose(np.concatenate(group_sums), plain, atol=scorer.tol, rtol=0)
+            scorer.verified["shared"] = bool(same)
+            if not scorer.verified["shared"]:
+                return batches
+        for group, values in zip(batch, group_sums):
+            sums[group] = values
+        bar.update()
+    return []
+
+
+def reference_score(model, tokenizer, context: str, continuation: str) -> float:
+    """Slow reference: one string, one forward pass, a plain loop over the scored tokens."""
+    (ids, mask), = encode(tokenizer, [(context, continuation)])
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([ids], device=device)).logits[0].float()
+    total = 0.0
+    for t in range(1, len(ids)):
+        if mask[t]:
+            total += float(torch.log_softmax(logits[t - 1], dim=-1)[ids[t]])
+    return total
