@@ -133,10 +133,11 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, force: bool = False,
     Raises UserError for an unfinished run, a corrupt checkpoint, a missing results.json (unless
     allowed) or a non-empty ``out_dir`` without ``force``; nothing is written in those cases.
     """
-    run = load_run(run_dir)
+    # Absolute paths: git runs with the new repository as its working directory.
+    run = load_run(Path(run_dir).resolve())
     require_exportable(run, allow_unevaluated=allow_unevaluated)
-    other = load_run(compare) if compare is not None else None
-    out = Path(out_dir)
+    other = load_run(Path(compare).resolve()) if compare is not None else None
+    out = Path(out_dir).resolve()
     _check_out_dir(out, run, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"

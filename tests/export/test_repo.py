@@ -230,3 +230,10 @@ def test_failure_midway_leaves_nothing(demo_run, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         export_run(demo_run, tmp_path / "repo")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_export_accepts_relative_paths(demo_run, tmp_path, monkeypatch):
+    """A run folder given relative to the working directory, as `nestling export runs/X` passes it."""
+    monkeypatch.chdir(demo_run.parent)
+    export_run(Path(demo_run.name), Path(os.path.relpath(tmp_path, demo_run.parent)) / "hub")
+    assert (tmp_path / "hub" / "config.json").is_file()
