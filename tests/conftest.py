@@ -19,3 +19,15 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"real data not found at {path} (clone with ../shared beside it, or set NESTLING_SHARED_DATA)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tests run torch on one intra-op thread: their tensors are tiny, and on a busy 2-core machine a
+    second thread spins far more than it computes (30 tiny training steps: ~1.5 s on one, ~18 s on two)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -44,3 +44,18 @@ def test_debug_model_is_evaluated_per_language(debug_run):
     table = language_table(results)
     for lang in ("eng", "nld", "zho"):
         assert f"| {lang} |" in table
+
+
+def test_cli_evaluates_the_remote_code_model_without_prompting(debug_run):
+    """`nestling eval` on a trust_remote_code folder must not stop at transformers' "run custom code?" prompt."""
+    import subprocess
+    import sys
+
+    recipe, run_dir = debug_run
+    result = subprocess.run(
+        [sys.executable, "-m", "nestling", "eval", str(run_dir / "final"), "--data", str(builtin_pairs(recipe)[0])],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Do you wish to run the custom code" not in result.stdout + result.stderr
+    assert "| eng_pairs |" in result.stdout

@@ -44,7 +44,7 @@ def load_model(location: Path | str, *, revision: str | None = None, device: str
     if isinstance(location, Path) and not (location / "config.json").is_file():
         raise UserError(f"{location}: no config.json (not a transformers model folder)")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(location, **hub)
+        tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=True, **hub)
         model = AutoModelForCausalLM.from_pretrained(location, trust_remote_code=True, dtype=dtype, **hub)
     except (OSError, ValueError) as err:
         raise UserError(f"{location}: cannot load model/tokenizer ({str(err).splitlines()[0]})") from None

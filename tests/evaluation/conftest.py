@@ -77,14 +77,3 @@ def tiny_model(tiny_model_dir):
     from nestling.evaluation.evaluate import load_model
 
     return load_model(tiny_model_dir, device="cpu")
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: these models are tiny, and on a shared CPU extra threads only spin."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
