@@ -39,9 +39,11 @@ def n_params(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def build_pair(scale: str, max_ctx: int, chunk_size: int):
+def build_pair(scale: str, max_ctx: int, chunk_size: int, prefill_segment: int | None = None):
     """(hybrid, llama) with equal parameter counts (to within one MLP column per layer)."""
-    cfg = StreamMixerConfig(**SCALES[scale], chunk_size=chunk_size, max_position_embeddings=max(max_ctx, 1024))
+    extra = {} if prefill_segment is None else dict(prefill_segment=prefill_segment)
+    cfg = StreamMixerConfig(**SCALES[scale], chunk_size=chunk_size, max_position_embeddings=max(max_ctx, 1024),
+                            **extra)
     hybrid = StreamMixerForCausalLM(cfg)
     D, L = cfg.hidden_size, cfg.num_hidden_layers
 
@@ -138,7 +140,8 @@ def time_forward(model, T: int, reps: int) -> float:
 
 
 def cmd_forward(args):
-    hybrid, llama = build_pair(args.scale, max(args.contexts), args.chunk_size)
+    hybrid, llama = build_pair(args.scale, max(args.contexts), args.chunk_size, args.prefill_segment)
+    print(f"hybrid prefill_segment={hybrid.config.prefill_segment} (0: one pass over the whole context)")
     times = {}
     for T in args.contexts:
         h = time_forward(hybrid, T, args.steps)
@@ -217,6 +220,8 @@ def main():
     p.add_argument("--batch-tokens", type=int, default=4096)
     p.add_argument("--chunk-size", type=int, default=32)
     p.add_argument("--new-tokens", type=int, default=32)
+    p.add_argument("--prefill-segment", type=int, default=None,
+                   help="hybrid segment-wise no-grad forward length (forward; default: the config's, 0 = off)")
     p.add_argument("--llama-max", type=int, default=8192, help="longest context timed for the Llama (forward)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: the machine is shared)")
     args = p.parse_args()

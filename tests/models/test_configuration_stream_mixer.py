@@ -54,6 +54,7 @@ def test_config_round_trip(tmp_path):
         (dict(stream_dim=0), "stream_dim"),
         (dict(n_read_heads=0), "n_read_heads"),
         (dict(chunk_size=0), "chunk_size"),
+        (dict(prefill_segment=-1), "prefill_segment"),
         (dict(num_hidden_layers=0, attention_layers=[]), "num_hidden_layers"),
         (dict(head_dim=63), "even"),
         (dict(mixer_impl="fast"), "mixer_impl"),

@@ -262,3 +262,84 @@ def test_all_attention_matches_llama():
     x = ids(T=15)
     with torch.no_grad():
         torch.testing.assert_close(model(x).logits, llama(x).logits, atol=1e-5, rtol=1e-5)
+
+
+def _one_shot_and_segmented(model, segment, **kwargs):
+    """(one pass, segment-wise) outputs of the same no-grad call, switching only config.prefill_segment."""
+    outs = []
+    with torch.no_grad():
+        for seg in (0, segment):
+            model.config.prefill_segment = seg
+            outs.append(model(**kwargs))
+    return outs
+
+
+def _assert_same_cache(a, b):
+    assert a.get_seq_length() == b.get_seq_length() and a.tokens_seen == b.tokens_seen
+    for la, lb in zip(a.layers, b.layers):
+        if hasattr(la, "keys") and isinstance(la.keys, torch.Tensor):
+            torch.testing.assert_close(la.keys, lb.keys, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(la.values, lb.values, atol=1e-5, rtol=1e-5)
+        else:
+            torch.testing.assert_close(la.recurrent_states[0], lb.recurrent_states[0], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("segment", [1, 7, 16])
+def test_segmented_forward_equals_one_shot(layout, segment):
+    model, x = tiny_model(attention_layers=LAYOUTS[layout]), ids(T=37)
+    labels = x.clone()
+    labels[:, :5] = -100
+    one, seg = _one_shot_and_segmented(model, segment, input_ids=x, labels=labels, use_cache=True)
+    torch.testing.assert_close(seg.logits, one.logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(seg.loss, one.loss, atol=1e-5, rtol=1e-5)
+    _assert_same_cache(seg.past_key_values, one.past_key_values)
+    # The returned cache continues exactly: one more token after the segmented prefill.
+    nxt = ids(T=1, seed=9)
+    with torch.no_grad():
+        a = model(nxt, past_key_values=one.past_key_values, use_cache=True).logits
+        b = model(nxt, past_key_values=seg.past_key_values, use_cache=True).logits
+    torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
+    # use_cache=False returns no cache either way; logits_to_keep slices the segmented logits too.
+    one, seg = _one_shot_and_segmented(model, segment, input_ids=x, use_cache=False, logits_to_keep=3)
+    assert one.past_key_values is None and seg.past_key_values is None
+    assert seg.logits.shape == (2, 3, 61)
+    torch.testing.assert_close(seg.logits, one.logits, atol=1e-5, rtol=1e-5)
+
+
+def test_segmented_forward_with_left_padding_and_after_a_past():
+    model = tiny_model(attention_layers=[0, 2])
+    x = ids(B=3, T=30, seed=7)
+    mask = torch.ones_like(x)
+    mask[0, :19] = 0  # padding longer than a segment: whole segments of this row are padding
+    mask[1, :4] = 0
+    one, seg = _one_shot_and_segmented(model, 8, input_ids=x, attention_mask=mask, use_cache=True)
+    keep = mask.bool()
+    torch.testing.assert_close(seg.logits[keep], one.logits[keep], atol=1e-5, rtol=1e-5)
+    _assert_same_cache(seg.past_key_values, one.past_key_values)
+    # A long continuation after a cached prefix, with a (B, past + T) mask and with a (B, T) mask.
+    more = ids(B=3, T=21, seed=8)
+    for cont_mask in (torch.cat([mask, torch.ones_like(more)], 1), torch.ones_like(more)):
+        outs = []
+        for seg_len in (0, 8):
+            model.config.prefill_segment = seg_len
+            with torch.no_grad():
+                cache = StreamMixerCache(model.config)
+                model(x, attention_mask=mask, past_key_values=cache, use_cache=True)
+                outs.append(model(more, attention_mask=cont_mask, past_key_values=cache, use_cache=True))
+        torch.testing.assert_close(outs[1].logits, outs[0].logits, atol=1e-5, rtol=1e-5)
+        _assert_same_cache(outs[1].past_key_values, outs[0].past_key_values)
+
+
+def test_segmented_forward_only_without_gradients():
+    model, x = tiny_model(prefill_segment=4), ids(T=13)
+    calls = []
+    model.model._forward_once = lambda *a, _f=model.model._forward_once: calls.append(1) or _f(*a)
+    model(x, labels=x, use_cache=False).loss.backward()  # training: one pass
+    assert len(calls) == 1
+    with torch.no_grad():
+        model(x, use_cache=False)
+    assert len(calls) == 1 + 4  # ceil(13 / 4) segments
+    with torch.no_grad():
+        model(x[:, :4], use_cache=False)  # T <= segment: one pass
+    assert len(calls) == 6

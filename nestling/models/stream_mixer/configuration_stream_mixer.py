@@ -40,6 +40,12 @@ class StreamMixerConfig(PreTrainedConfig):
             layer (``benchmarks/bench_stream_mixer.py chunk``), while a GPU wants chunks no smaller than its
             matmul tiles; 32 serves both.
         mixer_impl: ``"chunked"`` (training path) or ``"reference"`` (step-by-step recurrence, for tests).
+        prefill_segment: when autograd is off (``torch.no_grad`` / ``torch.inference_mode``) and a forward gets
+            more than this many new tokens, the model runs over consecutive segments of this length, carrying
+            the stream states and the attention KV cache between them (chunked prefill): the same result as
+            one pass (to float rounding), but the mixers' (T, M, Dv) state tensors stay cache-sized, so long
+            contexts cost close to linear time. ``0`` turns it off. It never applies when gradients are
+            recorded (training). Default 1,024, the training context.
         rope_theta: RoPE base.
         max_position_embeddings: training context; the longest decay timescale is initialised to it.
         rms_norm_eps: epsilon of every RMSNorm.
@@ -65,6 +71,7 @@ class StreamMixerConfig(PreTrainedConfig):
     head_dim: int = 64
     chunk_size: int = 32
     mixer_impl: str = "chunked"
+    prefill_segment: int = 1024
     rope_theta: float = 10000.0
     max_position_embeddings: int = 1024
     rms_norm_eps: float = 1e-6
@@ -91,6 +98,8 @@ class StreamMixerConfig(PreTrainedConfig):
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.prefill_segment < 0:
+            raise ValueError(f"prefill_segment must be >= 0 (0 = off), got {self.prefill_segment}")
         bad = [i for i in self.attention_layers if not 0 <= i < self.num_hidden_layers]
         if bad:
             raise ValueError(

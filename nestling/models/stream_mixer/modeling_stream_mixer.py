@@ -263,7 +263,11 @@ class StreamMixerModel(StreamMixerPreTrainedModel):
         use_cache: bool | None = None,
         **kwargs,
     ) -> BaseModelOutputWithPast:
-        """input_ids (B, T) or inputs_embeds (B, T, D); attention_mask (B, K) or (B, T) with 0 at padding."""
+        """input_ids (B, T) or inputs_embeds (B, T, D); attention_mask (B, K) or (B, T) with 0 at padding.
+
+        With autograd off and T > ``config.prefill_segment`` (> 0), the T tokens run as consecutive segments
+        through a cache (``_forward_segments``): same outputs and cache as one pass, to float rounding.
+        """
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids and inputs_embeds")
         x = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds
@@ -280,8 +284,21 @@ class StreamMixerModel(StreamMixerPreTrainedModel):
         # An all-ones mask means no padding: drop it and take the fast causal path.
         if attention_mask is not None and bool(attention_mask.all()):
             attention_mask = None
-        mask = None if attention_mask is None else attention_mask[:, -T:]
+        segment = self.config.prefill_segment
+        if (
+            segment and T > segment and not torch.is_grad_enabled()
+            and (attention_mask is None or attention_mask.shape[-1] in (T, past + T))
+        ):
+            hidden = self._forward_segments(x, attention_mask, position_ids, cache, past, segment)
+            return BaseModelOutputWithPast(last_hidden_state=hidden, past_key_values=cache)
+        return BaseModelOutputWithPast(
+            last_hidden_state=self._forward_once(x, attention_mask, position_ids, cache, past), past_key_values=cache
+        )
 
+    def _forward_once(self, x, attention_mask, position_ids, cache, past: int) -> torch.Tensor:
+        """Normalised last hidden states (B, T, D) of one pass over x (B, T, D); advances cache if given."""
+        B, T, _ = x.shape
+        mask = None if attention_mask is None else attention_mask[:, -T:]
         rope = attn_mask = None
         if self.config.attention_layers:
             if position_ids is None:
@@ -293,7 +310,32 @@ class StreamMixerModel(StreamMixerPreTrainedModel):
             x = block(x, mask=mask, cache=cache, rope=rope, attn_mask=attn_mask)
         if isinstance(cache, StreamMixerCache):
             cache.tokens_seen += T
-        return BaseModelOutputWithPast(last_hidden_state=self.norm(x), past_key_values=cache)
+        return self.norm(x)
+
+    def _forward_segments(self, x, attention_mask, position_ids, cache, past: int, segment: int) -> torch.Tensor:
+        """Chunked prefill: ``_forward_once`` over x[:, s:s+segment] in turn, the stream states and KV carried.
+
+        Inference only (no autograd): the mixers' per-token state tensors (B, T, M, Dv) are then built one
+        segment at a time and stay cache-sized. Positions are fixed once for the whole input, as one pass
+        would fix them, and the key mask is made (B, past + T) so each segment sees (B, its past + its length).
+        Without a cache (use_cache=False) a temporary one carries the state and is dropped.
+        """
+        B, T, _ = x.shape
+        if cache is None:
+            cache = StreamMixerCache(self.config)
+        if self.config.attention_layers and position_ids is None:
+            position_ids = self._positions(attention_mask, B, T, past, x.device)
+        if attention_mask is not None and attention_mask.shape[-1] != past + T:  # (B, T) after a past: past unpadded
+            attention_mask = torch.cat([attention_mask.new_ones(B, past), attention_mask], dim=-1)
+        hidden = []
+        for s in range(0, T, segment):
+            e = min(s + segment, T)
+            keys = None if attention_mask is None else attention_mask[:, : past + e]
+            if keys is not None and bool(keys.all()):
+                keys = None
+            pos = None if position_ids is None else position_ids[:, s:e]
+            hidden.append(self._forward_once(x[:, s:e], keys, pos, cache, past + s))
+        return torch.cat(hidden, dim=1)
 
     def _past_length(self, cache: Cache | None) -> int:
         if cache is None:
@@ -358,7 +400,11 @@ class StreamMixerForCausalLM(StreamMixerPreTrainedModel, GenerationMixin):
         logits_to_keep: int | torch.Tensor = 0,
         **kwargs,
     ) -> CausalLMOutputWithPast:
-        """Logits (B, T, V); with labels (B, T) also the next-token cross-entropy (shifted inside, -100 ignored)."""
+        """Logits (B, T, V); with labels (B, T) also the next-token cross-entropy (shifted inside, -100 ignored).
+
+        Under ``torch.no_grad``/``inference_mode`` a long input runs segment-wise (``config.prefill_segment``);
+        logits, loss and the returned cache are those of one pass, to float rounding.
+        """
         out = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
