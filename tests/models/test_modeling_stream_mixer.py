@@ -343,3 +343,17 @@ def test_segmented_forward_only_without_gradients():
     with torch.no_grad():
         model(x[:, :4], use_cache=False)  # T <= segment: one pass
     assert len(calls) == 6
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_batch_select_fans_a_prefix_cache_out_to_continuations(layout):
+    """A prefix run once, its cache rows selected (with repeats), then continued = each full sequence alone."""
+    model, x = tiny_model(attention_layers=LAYOUTS[layout]), ids(B=2, T=17)
+    rows = torch.tensor([1, 0, 1])
+    with torch.no_grad():
+        full = model(x[rows], use_cache=False).logits
+        cache = StreamMixerCache(model.config)
+        model(x[:, :9], past_key_values=cache, use_cache=True)
+        cache.batch_select_indices(rows)
+        tail = model(x[rows, 9:], past_key_values=cache, use_cache=True).logits
+    torch.testing.assert_close(tail, full[:, 9:], atol=1e-5, rtol=1e-5)

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
 from transformers import initialization as init
-from transformers.cache_utils import Cache, CacheLayerMixin, DynamicCache
+from transformers.cache_utils import Cache, CacheLayerMixin, DynamicCache, LinearAttentionLayer
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 from transformers.modeling_utils import slice_logits_to_keep
@@ -49,6 +49,19 @@ class StreamMixerCache(DynamicCache):
     def reset(self) -> None:
         super().reset()
         self.tokens_seen = 0
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        """Keep batch rows ``indices`` (repeats allowed) of every block: KV caches and stream states alike.
+
+        DynamicCache's own version asks each layer, and the stream-state layers have no such method; their
+        beam-search ``reorder_cache`` does the same row selection. Scorers use this to run a shared prefix
+        once and fan its cache out to every continuation.
+        """
+        for layer in self.layers:
+            if isinstance(layer, LinearAttentionLayer):
+                layer.reorder_cache(indices)
+            else:
+                layer.batch_select_indices(indices)
 
 
 class StreamMixerRMSNorm(nn.Module):
