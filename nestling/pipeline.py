@@ -102,16 +102,18 @@ def ensure_dataset(recipe: dict) -> Path:
     return dataset
 
 
-def train_recipe(recipe_or_name, overrides: list[str] | None = None, out_dir: Path | None = None,
-                 resume: Path | None = None) -> Path:
-    """Load a recipe, make sure its data exists, train; returns the run folder."""
-    if resume is not None and recipe_or_name is None:
-        recipe_or_name = Path(resume) / "recipe.yaml"
-    recipe = load_recipe(recipe_or_name, overrides)
+def prepare_and_train(recipe: dict, out_dir: Path | None = None, resume: Path | None = None) -> Path:
+    """Make sure a loaded recipe's data exists, then train; returns the run folder."""
     recipe["data"]["dir"] = str(ensure_dataset(recipe))
     from nestling.training.trainer import train
 
     return train(recipe, out_dir=out_dir, resume=resume)
+
+
+def train_recipe(recipe_or_name, overrides: list[str] | None = None, out_dir: Path | None = None,
+                 resume: Path | None = None) -> Path:
+    """Load a recipe (file, shipped name or mapping), prepare its data when missing, train."""
+    return prepare_and_train(load_recipe(recipe_or_name, overrides), out_dir=out_dir, resume=resume)
 
 
 def evaluate_path(model: Path, data: list[Path], *, out: Path | None = None, task_format: str = "auto",
@@ -155,8 +157,7 @@ def run_demo(recipe_or_name="demo", overrides: list[str] | None = None, out_dir:
 
     start = time.time()
     recipe = load_recipe(recipe_or_name, overrides)
-    recipe["data"]["dir"] = str(ensure_dataset(recipe))
-    run_dir = train_recipe(recipe, out_dir=out_dir)
+    run_dir = prepare_and_train(recipe, out_dir=out_dir)
     eval_cfg = recipe["eval"]
     data = [p for d in eval_cfg["data"] for p in (builtin_pairs(recipe) if d == "builtin" else [Path(d)])]
     results = evaluate_run(run_dir, data, revisions=eval_cfg["revisions"], fast=eval_cfg["fast"],

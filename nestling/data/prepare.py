@@ -98,22 +98,6 @@ def _kept_batches(cleaner: Cleaner, blocks: Iterator, path: Path, on_bad_line: s
     yield kept
 
 
-def clean_file(path: Path, lang: str, out_path: Path, *, fmt: str | None = None, keep_child: bool = True,
-               on_bad_line: str = "error", track: str = "strict") -> dict:
-    """Clean one whole file into ``out_path``; return its ledger entry (``files[i]`` of ledger.json)."""
-    fmt = fmt or detect_format(path, sniff(path))
-    counts = clean_slice(path, lang, fmt, out_path, keep_child=keep_child, on_bad_line=on_bad_line)
-    return _file_entry(path, lang, fmt, [counts], _sha256_file(out_path), track)
-
-
-def _sha256_file(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            sha.update(chunk)
-    return sha.hexdigest()
-
-
 def _file_entry(path: Path, lang: str, fmt: str, slices: list[dict], sha: str, track: str) -> dict:
     """Merge the counts of a file's slices into its ledger entry."""
     drops, speakers = Counter(), Counter()
