@@ -86,6 +86,7 @@ def cmd_eval(args) -> None:
     print(evaluate_path(
         args.model, args.data, out=args.out, task_format=args.task_format, group_by=args.group_by,
         fast=args.fast, revisions=args.revisions, batch_size=args.batch_size, device=args.device,
+        trust_remote_code=args.trust_remote_code,
     ))
 
 
@@ -189,6 +190,8 @@ def build_parser() -> Parser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto")
     p.add_argument("--out", type=Path, help="results.json (default: <run>/results.json for a run)")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="run the model folder's own Python code (needed only for code that is not nestling's)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("export", help="a Hub model repository with one branch per checkpoint")

@@ -118,7 +118,7 @@ def train_recipe(recipe_or_name, overrides: list[str] | None = None, out_dir: Pa
 
 def evaluate_path(model: Path, data: list[Path], *, out: Path | None = None, task_format: str = "auto",
                   group_by: str | None = None, fast: bool = False, revisions: str = "all",
-                  batch_size: int = 64, device: str = "auto", seed: int = 0) -> str:
+                  batch_size: int = 64, device: str = "auto", seed: int = 0, trust_remote_code: bool = False) -> str:
     """Evaluate a model folder or every revision of a run; write results.json; return the table."""
     from nestling.evaluation import (evaluate_model, evaluate_run, format_table, is_run_dir, write_results,
                                      write_run_outputs)
@@ -126,7 +126,8 @@ def evaluate_path(model: Path, data: list[Path], *, out: Path | None = None, tas
     model = Path(model)
     if not model.exists():
         raise UserError(f"{model}: no such model or run folder")
-    options = dict(task_format=task_format, group_by=group_by, fast=fast, batch_size=batch_size, device=device, seed=seed)
+    options = dict(task_format=task_format, group_by=group_by, fast=fast, batch_size=batch_size, device=device, seed=seed,
+                   trust_remote_code=trust_remote_code)
     if is_run_dir(model):
         wanted = revisions if revisions in ("all", "final") else [r.strip() for r in revisions.split(",")]
         results = evaluate_run(model, data, revisions=wanted, **options)

@@ -382,7 +382,7 @@ def _check_same_run(recipe: dict, state: dict | None) -> None:
 
 def _restore(state, model, optimizer, schedule, mixer, sampler, counter, loop: LoopState) -> None:
     if state is None:
-        raise UserError("--resume: the run folder holds no complete training state (state/step_*/state.pt)")
+        raise UserError("--resume: the run folder holds no complete training state (state/step_*/)")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     schedule.load_state_dict(state["schedule"])

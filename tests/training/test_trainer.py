@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 
 from nestling.errors import UserError
 from nestling.training import trainer
+from nestling.training.safe_state import read_state
 from nestling.training.trainer import TrainingDiverged, train
 from tests.training.helpers import STREAM_MIXER, make_dataset, recipe
 
@@ -135,7 +136,7 @@ def test_non_finite_steps_are_skipped_counted_and_stop_the_run(data, tmp_path, m
     with pytest.raises(TrainingDiverged, match="3 consecutive non-finite"):
         train(recipe(data, checkpoints={"milestone_scale": 1e-3}), out_dir=tmp_path / "diverged")
     states = sorted((tmp_path / "diverged" / "state").iterdir())
-    assert states and all(torch.isfinite(v).all() for v in torch.load(states[-1] / "state.pt", weights_only=False)["model"].values())
+    assert states and all(torch.isfinite(v).all() for v in read_state(states[-1])["model"].values())
     assert not (tmp_path / "diverged" / "final").exists()
 
 
