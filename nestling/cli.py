@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from nestling.data.cleaning import FORMAT_ALIASES, FORMATS
-from nestling.errors import UserError
+from nestling.errors import RunStopped, UserError
 
 
 class Parser(argparse.ArgumentParser):
@@ -27,6 +27,9 @@ def _lang_path(text: str) -> tuple[str, Path]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected LANG=PATH, got {text!r}")
     lang, path = text.split("=", 1)
+    if not path.strip():
+        # Path("") is the current folder: an empty path must not read everything here.
+        raise argparse.ArgumentTypeError(f"empty path in {text!r}; expected LANG=PATH")
     return lang.strip(), Path(path)
 
 
@@ -74,9 +77,10 @@ def cmd_mix_simulate(args) -> None:
 
 
 def cmd_train(args) -> None:
-    from nestling.pipeline import train_recipe
+    from nestling.pipeline import check_finished, train_recipe
 
     run_dir = train_recipe(args.recipe, args.set, out_dir=args.out, resume=args.resume)
+    check_finished(run_dir)
     print(f"run folder: {run_dir}")
 
 
@@ -229,6 +233,9 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as err:
         sys.stderr.write(f"nestling {args.command}: error: {err}\n")
         sys.exit(2)
+    except RunStopped as err:
+        sys.stderr.write(f"nestling {args.command}: {err}\n")
+        sys.exit(130)
     except KeyboardInterrupt:
         sys.stderr.write("nestling: interrupted\n")
         sys.exit(130)

@@ -271,7 +271,8 @@ def load_recipe(path_or_name: str | Path | dict, overrides: list[str] | None = N
     else:
         path = resolve_recipe_path(path_or_name)
         source = str(path)
-        raw = _read_with_base(path, seen=())
+        # A run's recorded recipe.yaml carries private keys (_source): it must train again as it is.
+        raw = {k: v for k, v in _read_with_base(path, seen=()).items() if not str(k).startswith("_")}
     recipe = defaults()
     updates = [raw] + [parse_override(o) for o in overrides or []]
     for update in updates:

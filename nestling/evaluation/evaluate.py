@@ -76,6 +76,13 @@ def _load_reason(err: Exception) -> str:
     return text[:300]
 
 
+def check_batch(batch_size: int, max_tokens: int) -> None:
+    """Scoring needs at least one string and one token per forward pass."""
+    for name, value in (("batch size", batch_size), ("max tokens", max_tokens)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UserError(f"{name} must be a positive integer, got {value!r}")
+
+
 def read_words_seen(location: Path | str) -> int | None:
     """words_seen from a checkpoint's checkpoint.json (None when absent)."""
     path = Path(location) / "checkpoint.json"
@@ -147,6 +154,7 @@ def evaluate_model(model_dir: str | Path, data_paths: list[Path], *, task_format
     batch_size / max_tokens: strings and padded tokens per forward pass. precision: "fp32" or
     "bf16" (CUDA autocast). seed: tie-break seed. Returns the result dict (nothing is written).
     """
+    check_batch(batch_size, max_tokens)
     tasks = prepare_tasks(data_paths, task_format=task_format, group_by=group_by, fast=fast)
     location = resolve_revision(model_dir, revision)
     model, tokenizer = load_model(location, revision=revision, device=device, trust_remote_code=trust_remote_code)

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 from transformers.utils import logging as hf_logging
 
 from nestling.errors import UserError
-from nestling.evaluation.evaluate import evaluate_loaded, load_model, prepare_tasks, read_words_seen
+from nestling.evaluation.evaluate import check_batch, evaluate_loaded, load_model, prepare_tasks, read_words_seen
 
 _MILESTONE = re.compile(r"^chck_(\d+(?:\.\d+)?)([KMB]?)$")
 _SCALE = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9}
@@ -100,6 +100,7 @@ def evaluate_run(run_dir: str | Path, data_paths: list[Path], *, revisions: str 
     (schema in nestling.evaluation.results) with a learning curve; writes nothing except the
     PNG at ``plot_path`` when given. Other keywords as in ``evaluate_model``.
     """
+    check_batch(batch_size, max_tokens)
     selected = select_revisions(run_dir, revisions)
     tasks = prepare_tasks(data_paths, task_format=task_format, group_by=group_by, fast=fast)
     per_revision = {}
