@@ -63,8 +63,14 @@ def load_model(location: Path | str, *, revision: str | None = None, device: str
     return model.to(resolve_device(device)).eval(), tokenizer
 
 
+try:  # huggingface_hub >= 0.35: strict config dataclasses (transformers 5) raise this for a wrong type
+    from huggingface_hub.errors import StrictDataclassError
+except ImportError:  # older hub (transformers 4.x): wrong types surface as TypeError/ValueError
+    StrictDataclassError = ValueError
+
 # What a broken, foreign or unsafe model folder raises inside transformers / torch / safetensors.
-LOAD_ERRORS = (OSError, ValueError, TypeError, KeyError, RuntimeError, pickle.UnpicklingError, SafetensorError)
+LOAD_ERRORS = (OSError, ValueError, TypeError, KeyError, RuntimeError, pickle.UnpicklingError, SafetensorError,
+               StrictDataclassError)
 
 
 def _load_reason(err: Exception) -> str:
