@@ -149,8 +149,8 @@ def evaluate_path(model: Path, data: list[Path], *, out: Path | None = None, tas
     if out is not None and Path(out).is_dir():
         # Checked now, not after all the scoring.
         raise UserError(f"--out {out}: is a folder; --out names the results .json file to write")
-    options = dict(task_format=task_format, group_by=group_by, fast=fast, batch_size=batch_size, device=device, seed=seed,
-                   trust_remote_code=trust_remote_code)
+    options = dict(task_format=task_format, group_by=group_by, fast=fast, batch_size=batch_size, device=device,
+                   seed=seed, trust_remote_code=trust_remote_code)
     if is_run_dir(model):
         wanted = revisions if revisions in ("all", "final") else [r.strip() for r in revisions.split(",")]
         results = evaluate_run(model, data, revisions=wanted, **options)

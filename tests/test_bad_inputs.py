@@ -15,7 +15,7 @@ import pickle
 import re
 import shutil
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -38,7 +38,6 @@ class Row:
     message: str  # regex the one error line must match
     check: Callable | None = None  # (tmp) -> None, extra assertions (records, markers)
     leaves_nothing: bool = True
-    tags: tuple = field(default_factory=tuple)
 
 
 class _Planted:
@@ -54,8 +53,6 @@ class _Planted:
 def _no_marker(tmp: Path) -> None:
     assert not (tmp / "marker").exists(), "the planted code ran"
 
-
-# ---- setups ---------------------------------------------------------------------------------------
 
 def _text(path: Path, lines: int = 20) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -265,9 +262,12 @@ def eval_planted_code(tmp, fx, mp):
 
 ROWS = {
     # security
-    "resume: a planted pickle state.pt is refused, never run": Row(planted_state, 2, r"state\.pt: a pickled training state", _no_marker),
-    "eval: a planted modeling_*.py does not run without --trust-remote-code": Row(eval_planted_code, 2, r"not the code nestling ships.*--trust-remote-code", _no_marker),
-    "eval: a pickled pytorch_model.bin is one line": Row(lambda t, f, m: _model_with(t, f, _pickled_weights), 2, r"pickled weights file", _no_marker),
+    "resume: a planted pickle state.pt is refused, never run":
+        Row(planted_state, 2, r"state\.pt: a pickled training state", _no_marker),
+    "eval: a planted modeling_*.py does not run without --trust-remote-code":
+        Row(eval_planted_code, 2, r"not the code nestling ships.*--trust-remote-code", _no_marker),
+    "eval: a pickled pytorch_model.bin is one line":
+        Row(lambda t, f, m: _model_with(t, f, _pickled_weights), 2, r"pickled weights file", _no_marker),
     # silent wrong behaviour
     "prepare: the same file twice": Row(same_file_twice, 2, r"a\.txt: given twice"),
     "prepare: a file and its folder (eng + en alias)": Row(file_and_its_folder, 2, r"a\.txt: given twice"),
@@ -275,24 +275,36 @@ ROWS = {
     "prepare: a file linked to itself is listed as skipped": Row(self_symlink, 0, "", self_symlink_listed, False),
     "prepare: linked sub-folders are read (loops once)": Row(linked_folders, 0, "", linked_folders_read, False),
     "prepare: over budget names every language": Row(over_budget, 2, r"over budget: .*per language: eng 140\)"),
-    "train: shards made with another tokenizer": Row(retrained_tokenizer, 2, r"shards/eng/meta\.json: the shards were made with another tokenizer"),
-    "train: model.hiden_size typo": Row(train_debug("model.hiden_size=99"), 2, r"'model\.hiden_size'.*did you mean model\.hidden_size"),
-    "train: max_epochs=20 without the allow flag": Row(train_debug("budget.max_epochs=20", "budget.epochs=20"), 2, r"10-epoch limit.*allow_over_epochs=true"),
-    "train: budget.max_steps=0": Row(train_debug("budget.max_steps=0"), 2, r"'budget\.max_steps' must be a positive integer"),
-    "train: --resume with --set is refused": Row(resume_with_override, 2, r"optimizer\.muon_lr=0\.5 \(run: 0\.02\) differ from the run's recipe\.yaml"),
-    "train: Ctrl-C exits 130 and says how to resume": Row(ctrl_c, 130, r"stopped at step 2 of 12.*--resume run", ctrl_c_saved, False),
+    "train: shards made with another tokenizer":
+        Row(retrained_tokenizer, 2, r"shards/eng/meta\.json: the shards were made with another tokenizer"),
+    "train: model.hiden_size typo":
+        Row(train_debug("model.hiden_size=99"), 2, r"'model\.hiden_size'.*did you mean model\.hidden_size"),
+    "train: max_epochs=20 without the allow flag":
+        Row(train_debug("budget.max_epochs=20", "budget.epochs=20"), 2, r"10-epoch limit.*allow_over_epochs=true"),
+    "train: budget.max_steps=0":
+        Row(train_debug("budget.max_steps=0"), 2, r"'budget\.max_steps' must be a positive integer"),
+    "train: --resume with --set is refused":
+        Row(resume_with_override, 2, r"optimizer\.muon_lr=0\.5 \(run: 0\.02\) differ from the run's recipe\.yaml"),
+    "train: Ctrl-C exits 130 and says how to resume":
+        Row(ctrl_c, 130, r"stopped at step 2 of 12.*--resume run", ctrl_c_saved, False),
     "resume: every state damaged": Row(damaged_states, 2, r"no readable training state"),
     "eval: --batch-size 0": Row(eval_batch_zero, 2, r"batch size must be a positive integer"),
     # tracebacks
     "prepare: --out is an existing file": Row(out_is_a_file, 2, r"out\.txt: exists and is not a folder"),
-    "train: model.attention_layers=[20]": Row(train_debug("model.attention_layers=[20]"), 2, r"attention_layers \[20\] out of range"),
-    "train: batch.micro_batch=0": Row(train_debug("batch.micro_batch=0"), 2, r"'batch\.micro_batch' must be auto or a positive integer"),
-    "train: budget.max_epochs=inf": Row(train_debug("budget.max_epochs=inf"), 2, r"'budget\.max_epochs' must be a finite number"),
+    "train: model.attention_layers=[20]":
+        Row(train_debug("model.attention_layers=[20]"), 2, r"attention_layers \[20\] out of range"),
+    "train: batch.micro_batch=0":
+        Row(train_debug("batch.micro_batch=0"), 2, r"'batch\.micro_batch' must be auto or a positive integer"),
+    "train: budget.max_epochs=inf":
+        Row(train_debug("budget.max_epochs=inf"), 2, r"'budget\.max_epochs' must be a finite number"),
     "train: run.log_every=0": Row(train_debug("run.log_every=0"), 2, r"'run\.log_every' must be a positive integer"),
     "eval: invalid UTF-8 in a jsonl": Row(eval_bad_utf8, 2, r"pairs\.jsonl:2: not valid UTF-8"),
-    "eval: sentence_good null": Row(eval_null_sentence, 2, r"pairs\.jsonl:1: 'sentence_good' must be a string, got null"),
-    "eval: config.json hidden_size 'big'": Row(lambda t, f, m: _model_with(t, f, _config_big), 2, r"model: cannot load model/tokenizer"),
-    "eval: truncated model.safetensors": Row(lambda t, f, m: _model_with(t, f, _truncate_weights), 2, r"model: cannot load model/tokenizer"),
+    "eval: sentence_good null":
+        Row(eval_null_sentence, 2, r"pairs\.jsonl:1: 'sentence_good' must be a string, got null"),
+    "eval: config.json hidden_size 'big'":
+        Row(lambda t, f, m: _model_with(t, f, _config_big), 2, r"model: cannot load model/tokenizer"),
+    "eval: truncated model.safetensors":
+        Row(lambda t, f, m: _model_with(t, f, _truncate_weights), 2, r"model: cannot load model/tokenizer"),
     "eval: --out names a folder (before scoring)": Row(eval_out_folder, 2, r"--out results: is a folder"),
 }
 

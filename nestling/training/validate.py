@@ -32,6 +32,15 @@ def _get(recipe: dict, dotted: str):
 
 def check_recipe(recipe: dict) -> None:
     """Raise UserError for the first value no run can use."""
+    _check_numbers(recipe)
+    budget = recipe.get("budget", {})
+    if budget.get("max_epochs", BABYLM_MAX_EPOCHS) > BABYLM_MAX_EPOCHS and not budget.get("allow_over_epochs"):
+        raise UserError(f"budget.max_epochs={budget['max_epochs']} passes BabyLM's {BABYLM_MAX_EPOCHS}-epoch limit; "
+                        "set budget.allow_over_epochs=true to train past it (recorded in summary.json)")
+    check_model_section(recipe.get("model", {}))
+
+
+def _check_numbers(recipe: dict) -> None:
     for dotted in _POSITIVE_INTS + _OPTIONAL_POSITIVE_INTS:
         value = _get(recipe, dotted)
         if value is _MISSING or value is None and dotted in _OPTIONAL_POSITIVE_INTS:
@@ -46,13 +55,9 @@ def check_recipe(recipe: dict) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise UserError(f"recipe key {dotted!r} must be a finite number above 0, got {value!r}")
     micro = _get(recipe, "batch.micro_batch")
-    if micro is not _MISSING and micro != "auto" and (isinstance(micro, bool) or not isinstance(micro, int) or micro < 1):
+    bad_micro = isinstance(micro, bool) or not isinstance(micro, int) or micro < 1
+    if micro is not _MISSING and micro != "auto" and bad_micro:
         raise UserError(f"recipe key 'batch.micro_batch' must be auto or a positive integer, got {micro!r}")
-    budget = recipe.get("budget", {})
-    if budget.get("max_epochs", BABYLM_MAX_EPOCHS) > BABYLM_MAX_EPOCHS and not budget.get("allow_over_epochs"):
-        raise UserError(f"budget.max_epochs={budget['max_epochs']} passes BabyLM's {BABYLM_MAX_EPOCHS}-epoch limit; "
-                        "set budget.allow_over_epochs=true to train past it (recorded in summary.json)")
-    check_model_section(recipe.get("model", {}))
 
 
 def _config_class(arch: str):
