@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 
 from nestling.errors import UserError
 from nestling.training.safe_state import DamagedState, read_state, write_state
@@ -42,10 +43,10 @@ def _writing(tmp: Path, final: Path):
     """A failed write (disk full, permissions) removes its temporary folder; the last good copy stays."""
     try:
         yield
-    except OSError as err:
+    except (OSError, SafetensorError) as err:  # safetensors reports a full disk as SafetensorError
         shutil.rmtree(tmp, ignore_errors=True)
-        raise UserError(f"{final}: cannot write ({err.strerror or err}); "
-                        "the previous complete copy, if any, is kept") from None
+        reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
+        raise UserError(f"{final}: cannot write ({reason}); the previous complete copy, if any, is kept") from None
 
 
 def assert_finite(model: torch.nn.Module) -> None:

@@ -1,6 +1,7 @@
 import json
 import pickle
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,3 +129,17 @@ def test_a_failed_state_write_leaves_no_temporary_folder(tmp_path, monkeypatch):
         checkpoint.save_state(tmp_path, 8, {"step": 8}, keep_last=2)
     assert [p.name for p in (tmp_path / "state").iterdir()] == ["step_00000004"]
     assert checkpoint.load_latest_state(tmp_path)["step"] == 4
+
+
+def test_a_full_disk_during_a_milestone_leaves_no_temporary_folder(tmp_path, model, monkeypatch):
+    write_tokenizer(tmp_path / "tok")
+
+    def full(folder, **kwargs):
+        (Path(folder) / "model.safetensors").parent.mkdir(parents=True, exist_ok=True)
+        (Path(folder) / "model.safetensors").write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(model, "save_pretrained", full)
+    with pytest.raises(UserError, match=r"chck_1M: cannot write \(No space left on device\)"):
+        checkpoint.save_model_folder(model, tmp_path / "tok", tmp_path / "checkpoints" / "chck_1M", {"name": "chck_1M"})
+    assert list((tmp_path / "checkpoints").iterdir()) == []
