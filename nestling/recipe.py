@@ -112,7 +112,8 @@ SCHEMA: dict[str, Any] = {
     "batch": {
         "global_batch": Key(128, (int,), "Sequences per optimizer step, over all devices and accumulation."),
         "seq_len": Key(1024, (int,), "Tokens per training sequence."),
-        "micro_batch": Key("auto", (str, int), "Sequences per forward pass; auto = largest that fits (CUDA) or 8 (CPU)."),
+        "micro_batch": Key("auto", (str, int), "Most sequences per forward pass (the largest divisor of the "
+                       "per-process batch up to it); auto = largest that fits (CUDA) or 8 (CPU)."),
     },
     "checkpoints": {
         "milestone_scale": Key(1.0, NUM, "Multiplies the BabyLM milestones (chck_1M = 1e6 x scale words)."),
