@@ -193,6 +193,9 @@ def ctrl_c(tmp, fx, mp):
 def ctrl_c_saved(tmp):
     assert (tmp / "run" / "state" / "step_00000002").is_dir() and not (tmp / "run" / "final").exists()
     assert json.loads((tmp / "run" / "summary.json").read_text())["finished"] is False
+    # The advised command (the run's own recipe.yaml, --resume) finishes the run.
+    cli.main(["train", "run/recipe.yaml", "--resume", "run"])
+    assert json.loads((tmp / "run" / "summary.json").read_text())["finished"] is True
 
 
 def pairs_file(tmp: Path, lines: list[bytes]) -> Path:
