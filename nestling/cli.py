@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from nestling.data.cleaning import FORMAT_ALIASES, FORMATS
-from nestling.errors import UserError
+from nestling.errors import RunStopped, UserError
 
 
 class Parser(argparse.ArgumentParser):
@@ -27,6 +27,9 @@ def _lang_path(text: str) -> tuple[str, Path]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected LANG=PATH, got {text!r}")
     lang, path = text.split("=", 1)
+    if not path.strip():
+        # Path("") is the current folder: an empty path must not read everything here.
+        raise argparse.ArgumentTypeError(f"empty path in {text!r}; expected LANG=PATH")
     return lang.strip(), Path(path)
 
 
@@ -74,9 +77,10 @@ def cmd_mix_simulate(args) -> None:
 
 
 def cmd_train(args) -> None:
-    from nestling.pipeline import train_recipe
+    from nestling.pipeline import check_finished, train_recipe
 
     run_dir = train_recipe(args.recipe, args.set, out_dir=args.out, resume=args.resume)
+    check_finished(run_dir)
     print(f"run folder: {run_dir}")
 
 
@@ -86,6 +90,7 @@ def cmd_eval(args) -> None:
     print(evaluate_path(
         args.model, args.data, out=args.out, task_format=args.task_format, group_by=args.group_by,
         fast=args.fast, revisions=args.revisions, batch_size=args.batch_size, device=args.device,
+        trust_remote_code=args.trust_remote_code,
     ))
 
 
@@ -189,6 +194,8 @@ def build_parser() -> Parser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto")
     p.add_argument("--out", type=Path, help="results.json (default: <run>/results.json for a run)")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="run the model folder's own Python code (needed only for code that is not nestling's)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("export", help="a Hub model repository with one branch per checkpoint")
@@ -226,6 +233,9 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as err:
         sys.stderr.write(f"nestling {args.command}: error: {err}\n")
         sys.exit(2)
+    except RunStopped as err:
+        sys.stderr.write(f"nestling {args.command}: {err}\n")
+        sys.exit(130)
     except KeyboardInterrupt:
         sys.stderr.write("nestling: interrupted\n")
         sys.exit(130)

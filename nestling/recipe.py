@@ -112,7 +112,8 @@ SCHEMA: dict[str, Any] = {
     "batch": {
         "global_batch": Key(128, (int,), "Sequences per optimizer step, over all devices and accumulation."),
         "seq_len": Key(1024, (int,), "Tokens per training sequence."),
-        "micro_batch": Key("auto", (str, int), "Sequences per forward pass; auto = largest that fits (CUDA) or 8 (CPU)."),
+        "micro_batch": Key("auto", (str, int), "Most sequences per forward pass (the largest divisor of the "
+                       "per-process batch up to it); auto = largest that fits (CUDA) or 8 (CPU)."),
     },
     "checkpoints": {
         "milestone_scale": Key(1.0, NUM, "Multiplies the BabyLM milestones (chck_1M = 1e6 x scale words)."),
@@ -271,7 +272,8 @@ def load_recipe(path_or_name: str | Path | dict, overrides: list[str] | None = N
     else:
         path = resolve_recipe_path(path_or_name)
         source = str(path)
-        raw = _read_with_base(path, seen=())
+        # A run's recorded recipe.yaml carries private keys (_source): it must train again as it is.
+        raw = {k: v for k, v in _read_with_base(path, seen=()).items() if not str(k).startswith("_")}
     recipe = defaults()
     updates = [raw] + [parse_override(o) for o in overrides or []]
     for update in updates:

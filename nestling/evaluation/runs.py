@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 from transformers.utils import logging as hf_logging
 
 from nestling.errors import UserError
-from nestling.evaluation.evaluate import evaluate_loaded, load_model, prepare_tasks, read_words_seen
+from nestling.evaluation.evaluate import check_batch, evaluate_loaded, load_model, prepare_tasks, read_words_seen
 
 _MILESTONE = re.compile(r"^chck_(\d+(?:\.\d+)?)([KMB]?)$")
 _SCALE = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9}
@@ -93,13 +93,14 @@ def evaluate_run(run_dir: str | Path, data_paths: list[Path], *, revisions: str 
                  task_format: str = "auto", group_by: str | None = None, fast: bool = False,
                  batch_size: int = 64, max_tokens: int = 16384, device: str = "auto",
                  precision: str = "fp32", seed: int = 0, plot_path: str | Path | None = None,
-                 progress: bool = True) -> dict:
+                 progress: bool = True, trust_remote_code: bool = False) -> dict:
     """Evaluate each revision of a run (every chck_* by words seen, then final) on the same tasks.
 
     Data is read once; each revision is loaded, scored and freed in turn. Returns the run result
     (schema in nestling.evaluation.results) with a learning curve; writes nothing except the
     PNG at ``plot_path`` when given. Other keywords as in ``evaluate_model``.
     """
+    check_batch(batch_size, max_tokens)
     selected = select_revisions(run_dir, revisions)
     tasks = prepare_tasks(data_paths, task_format=task_format, group_by=group_by, fast=fast)
     per_revision = {}
@@ -108,7 +109,7 @@ def evaluate_run(run_dir: str | Path, data_paths: list[Path], *, revisions: str 
     if many:
         hf_logging.disable_progress_bar()  # the per-revision "Loading weights" bars would flood the log
     for name, folder in tqdm(selected.items(), desc="revisions", unit="rev", disable=not (progress and many)):
-        model, tokenizer = load_model(folder, device=device)
+        model, tokenizer = load_model(folder, device=device, trust_remote_code=trust_remote_code)
         per_revision[name] = evaluate_loaded(
             model, tokenizer, tasks, model_name=str(run_dir), revision=name,
             words_seen=read_words_seen(folder), fast=fast, seed=seed, batch_size=batch_size,

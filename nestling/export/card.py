@@ -222,6 +222,16 @@ def _epochs(run: Run) -> str:
     return ", ".join(f"{lang} {x:.2f}" for lang, x in epochs.items())
 
 
+def _over_epochs(summary: dict) -> str:
+    """The languages trained past BabyLM's 10 epochs (possible only with budget.allow_over_epochs), or "no"."""
+    epochs = summary.get("epochs")
+    if not isinstance(epochs, dict) or not epochs:
+        return NOT_RECORDED
+    over = {lang: x for lang, x in epochs.items() if isinstance(x, (int, float)) and x > 10 * (1 + 1e-9)}
+    shown = ", ".join(f"{lang} {x:.2f}" for lang, x in over.items())
+    return f"yes, allowed by `budget.allow_over_epochs`: {shown}" if over else "no"
+
+
 def _training_section(run: Run) -> str:
     s = run.summary or {}
     optimizer, schedule, batch = s.get("optimizer") or {}, s.get("schedule") or {}, s.get("batch") or {}
@@ -239,7 +249,7 @@ def _training_section(run: Run) -> str:
     rows += [[f"`batch.{k}`", fmt_value(v)] for k, v in flatten(batch).items()] or [["Batch", NOT_RECORDED]]
     rows += [["Steps", fmt_int(s.get("steps"))], ["Skipped steps", fmt_int(s.get("skipped_steps"))],
              ["Tokens seen", fmt_int(s.get("tokens_seen"))], ["Words seen", fmt_int(s.get("words_seen"))],
-             ["Epochs", _epochs(run)],
+             ["Epochs", _epochs(run)], ["Past BabyLM's 10-epoch limit", _over_epochs(s)],
              ["Hardware", fmt_value(s.get("hardware"))], ["Device", fmt_value(s.get("device"))],
              ["Training wall-clock", fmt_duration(s.get("wall_clock_s"))],
              ["Final validation loss", fmt_float(s.get("final_val_loss"))],
