@@ -59,18 +59,22 @@ def load_backbone(location: str | Path, revision: str | None = None) -> nn.Modul
     """``AutoModel.from_pretrained``; a folder whose remote code registers only a causal LM class falls back
     to that model's base model (the same weights without the LM head)."""
     from transformers import AutoModel, AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
 
     hub = {"revision": revision} if revision else {}
+    verbosity = hf_logging.get_verbosity()
+    # A causal LM's checkpoint holds an LM head the backbone has no use for: not worth a warning.
+    hf_logging.set_verbosity_error()
     try:
-        return AutoModel.from_pretrained(location, trust_remote_code=True, **hub)
-    except ValueError:
-        pass
-    except OSError as err:
-        raise UserError(f"{location}: cannot load the model ({str(err).splitlines()[0]})") from None
-    try:
+        try:
+            return AutoModel.from_pretrained(location, trust_remote_code=True, **hub)
+        except ValueError:
+            pass
         return AutoModelForCausalLM.from_pretrained(location, trust_remote_code=True, **hub).base_model
     except (OSError, ValueError) as err:
         raise UserError(f"{location}: cannot load the model ({str(err).splitlines()[0]})") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
 
 
 class SequenceClassifier(nn.Module):

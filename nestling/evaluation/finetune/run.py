@@ -128,7 +128,7 @@ def _load_tokenizer(folder):
 
 
 def _summarise(task: TaskData, per_seed: dict[int, dict], method: str, settings: dict) -> dict:
-    metrics = [m for m in per_seed[next(iter(per_seed))] if m not in ("best_epoch", "history", "epochs_run")]
+    metrics = [m for m in ("accuracy", "f1", "mcc") if m in per_seed[next(iter(per_seed))]]
     metric = task.spec.metric_for_valid if method == "strict" else ("f1" if task.num_labels == 2 else "accuracy")
     return {
         "method": method, "metric": metric,

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
+from nestling import cli
 from nestling.evaluation.finetune.run import finetune_path, merge_into
 from tests.evaluation.finetune.conftest import write_jsonl
 
 QUICK = ["finetune.epochs=1", "finetune.wsc_epochs=1", "finetune.sequence_length=32", "finetune.batch_size=16"]
 
 
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "nestling", "finetune", *map(str, args)], capture_output=True,
-                          text=True, timeout=300)
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    """`nestling finetune ARGS` in-process (a subprocess would spend its time importing torch)."""
+    try:
+        cli.main(["finetune", *map(str, args)])
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def test_suite_on_a_run_writes_the_finetune_section_beside_zero_shot(tiny_run_dir, glue_dir):
@@ -44,19 +49,19 @@ def test_same_seed_same_score(tiny_llama_dir, glue_dir, tmp_path):
     assert outs[0]["seeds"]["42"]["history"] == outs[1]["seeds"]["42"]["history"]
 
 
-def test_cli_task_prints_the_table_and_merges_into_out(tiny_llama_dir, glue_dir, tmp_path):
+def test_cli_task_prints_the_table_and_merges_into_out(tiny_llama_dir, glue_dir, tmp_path, capsys):
     out = tmp_path / "results.json"
     out.write_text(json.dumps({"schema_version": 1, "tasks": {"blimp": {}}}))
     sets = [a for s in QUICK for a in ("--set", s)]
-    result = run_cli(tiny_llama_dir, "--task", "rte", "--data", glue_dir, "--out", out, *sets)
-    assert result.returncode == 0, result.stderr
-    assert "| main | rte | accuracy |" in result.stdout
+    code, stdout, stderr = run_cli(capsys, tiny_llama_dir, "--task", "rte", "--data", glue_dir, "--out", out, *sets)
+    assert code == 0, stderr
+    assert "| main | rte | accuracy |" in stdout
     saved = json.loads(out.read_text())
     assert "blimp" in saved["tasks"] and "rte" in saved["finetune"]["revisions"]["main"]["tasks"]
 
 
 @pytest.mark.parametrize("case", ["unknown_task", "missing_label", "label_range", "empty", "no_train", "bad_set"])
-def test_bad_input_is_one_line_exit_2_and_nothing_written(tiny_llama_dir, glue_dir, tmp_path, case):
+def test_bad_input_is_one_line_exit_2_and_nothing_written(tiny_llama_dir, glue_dir, tmp_path, case, capsys):
     data = tmp_path / "data"
     for f in glue_dir.glob("*.jsonl"):
         write_jsonl(data / f.name, [json.loads(x) for x in f.read_text().splitlines()])
@@ -75,12 +80,12 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tiny_llama_dir, glue_d
     else:
         sets = ["--set", "optimizer.lr=1"]
     out = tmp_path / "results.json"
-    result = run_cli(tiny_llama_dir, "--task", task, "--data", data, "--out", out, *sets)
-    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    code, _, stderr = run_cli(capsys, tiny_llama_dir, "--task", task, "--data", data, "--out", out, *sets)
+    assert code == 2 and len(stderr.strip().splitlines()) == 1, stderr
     expected = {"unknown_task": "unknown fine-tuning task 'nope'", "missing_label": "rte.valid.jsonl:2: missing field",
                 "label_range": "rte.train.jsonl:1: label 5", "empty": "rte.valid.jsonl: empty split",
                 "no_train": "boolq: no train split", "bad_set": "only finetune.* keys"}[case]
-    assert expected in result.stderr
+    assert expected in stderr
     assert not out.exists()
 
 
