@@ -44,13 +44,13 @@ STRICT = SHARED / "reference" / "babylm-eval" / "strict"
 TASKS = {"rte": (2, ["accuracy", "f1", "mcc"]), "wsc": (2, ["accuracy", "f1", "mcc"]), "mnli": (3, ["accuracy"])}
 
 
-def make_data(out: Path, mnli_train: int) -> Path:
+def make_data(out: Path, limits: dict[tuple[str, str], int | None]) -> Path:
+    """The tasks' files, each cut to its first N lines where ``limits[(task, split)]`` says so."""
     out.mkdir(parents=True, exist_ok=True)
     for task in TASKS:
         for split in ("train", "valid"):
             lines = (GLUE / f"{task}.{split}.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
-            if task == "mnli" and split == "train":
-                lines = lines[:mnli_train]
+            lines = lines[:limits.get((task, split))]
             (out / f"{task}.{split}.jsonl").write_text("".join(lines), encoding="utf-8")
     return out
 
@@ -62,7 +62,11 @@ def make_model(out: Path, data: Path, hidden: int) -> Path:
     for f in sorted(data.glob("*.train.jsonl")):
         for line in f.read_text(encoding="utf-8").splitlines()[:1000]:
             texts += [v for v in json.loads(line).values() if isinstance(v, str)]
-    return build_tiny_model(out, texts, vocab_size=2048, hidden=hidden, layers=2)
+    build_tiny_model(out, texts, vocab_size=2048, hidden=hidden, layers=2)
+    # transformers 5 names its tokenizer class TokenizersBackend; 4.51.3 (the official pin) reads the fast class.
+    config = out / "tokenizer_config.json"
+    config.write_text(config.read_text().replace('"TokenizersBackend"', '"PreTrainedTokenizerFast"'))
+    return out
 
 
 def run_official(python: str, model: Path, data: Path, task: str, seed: int, out: Path, env: dict) -> dict:
@@ -91,6 +95,8 @@ def main() -> None:
     parser.add_argument("--official-python", required=True, help="python of the official code's environment")
     parser.add_argument("--seeds", default="42,43,44")
     parser.add_argument("--mnli-train", type=int, default=2000)
+    parser.add_argument("--mnli-valid", type=int, help="first N MNLI validation examples (default all 4,908)")
+    parser.add_argument("--rte-train", type=int, help="first N RTE training examples (default all 2,490)")
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -99,7 +105,8 @@ def main() -> None:
            "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
     with tempfile.TemporaryDirectory(prefix="bench-finetune-") as tmp:
         tmp = Path(tmp)
-        data = make_data(tmp / "data", args.mnli_train)
+        data = make_data(tmp / "data", {("mnli", "train"): args.mnli_train, ("mnli", "valid"): args.mnli_valid,
+                                        ("rte", "train"): args.rte_train})
         model = make_model(tmp / "tiny-llama", data, args.hidden)
         stub = tmp / "stub"
         stub.mkdir()
