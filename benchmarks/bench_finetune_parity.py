@@ -101,6 +101,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
+    # absolute (not resolved: a venv's python is a symlink to the base interpreter): the official code runs
+    # from its own folder
+    args.official_python = str(Path(args.official_python).absolute())
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads),
            "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
     with tempfile.TemporaryDirectory(prefix="bench-finetune-") as tmp:

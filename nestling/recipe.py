@@ -334,6 +334,8 @@ CHOICES = {
     "schedule.name": ("wsd",),
     "schedule.decay_type": ("linear", "cosine", "1-sqrt"),
     "model.arch": ("stream_mixer", "llama"),
+    "finetune.pooling": ("auto", "last", "first"),
+    "finetune.precision": ("auto", "fp32", "bf16"),
 }
 
 

@@ -48,6 +48,9 @@ def strict_settings(cfg: dict, task: str) -> strict.StrictSettings:
         settings.batch_size = cfg["long_batch_size"]
     if task == "wsc":
         settings.epochs = cfg["wsc_epochs"]
+    for key in ("epochs", "batch_size", "valid_batch_size", "sequence_length", "gradient_accumulation"):
+        if getattr(settings, key) < 1:
+            raise UserError(f"finetune.{key} must be at least 1, got {getattr(settings, key)}")
     if settings.batch_size % settings.gradient_accumulation:
         raise UserError(f"finetune.gradient_accumulation ({settings.gradient_accumulation}) must divide the "
                         f"batch size ({settings.batch_size})")
@@ -253,9 +256,14 @@ def finetune_path(model: str | Path, *, suite: str | None = None, tasks: list[st
     cfg = finetune_settings(model, overrides)
     revision_map = resolve_revisions(model, revisions or cfg["revisions"])
     layout, task_list, skipped = load_tasks(suite, tasks or [], Path(data), cfg["max_train_examples"])
+    if layout == "glue":
+        for task in task_list:
+            strict_settings(cfg, task.name)  # every setting checked before the first task trains
     if seeds is None:
         seeds = cfg["multilingual"]["seeds"] if layout == "multilingual" else cfg["seeds"]
-    section = run_plan(Plan(layout, task_list, skipped, revision_map, [int(s) for s in seeds]), cfg,
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise UserError(f"finetune seeds must be a non-empty list of integers, got {seeds!r}")
+    section = run_plan(Plan(layout, task_list, skipped, revision_map, list(seeds)), cfg,
                        progress=progress)
     if out is None and is_run_dir(model):
         out = model / "results.json"

@@ -60,7 +60,8 @@ def test_cli_task_prints_the_table_and_merges_into_out(tiny_llama_dir, glue_dir,
     assert "blimp" in saved["tasks"] and "rte" in saved["finetune"]["revisions"]["main"]["tasks"]
 
 
-@pytest.mark.parametrize("case", ["unknown_task", "missing_label", "label_range", "empty", "no_train", "bad_set"])
+@pytest.mark.parametrize("case", ["unknown_task", "missing_label", "label_range", "empty", "no_train", "bad_set",
+                                  "zero_epochs"])
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tiny_llama_dir, glue_dir, tmp_path, case, capsys):
     data = tmp_path / "data"
     for f in glue_dir.glob("*.jsonl"):
@@ -77,6 +78,8 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tiny_llama_dir, glue_d
         (data / "rte.valid.jsonl").write_text("")
     elif case == "no_train":
         task = "boolq"
+    elif case == "zero_epochs":
+        sets = ["--set", "finetune.epochs=0"]
     else:
         sets = ["--set", "optimizer.lr=1"]
     out = tmp_path / "results.json"
@@ -84,7 +87,8 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tiny_llama_dir, glue_d
     assert code == 2 and len(stderr.strip().splitlines()) == 1, stderr
     expected = {"unknown_task": "unknown fine-tuning task 'nope'", "missing_label": "rte.valid.jsonl:2: missing field",
                 "label_range": "rte.train.jsonl:1: label 5", "empty": "rte.valid.jsonl: empty split",
-                "no_train": "boolq: no train split", "bad_set": "only finetune.* keys"}[case]
+                "no_train": "boolq: no train split", "bad_set": "only finetune.* keys",
+                "zero_epochs": "finetune.epochs must be at least 1"}[case]
     assert expected in stderr
     assert not out.exists()
 
@@ -95,3 +99,12 @@ def test_merge_keeps_earlier_tasks_and_drops_resolved_skips():
     merged = merge_into(merge_into({"tasks": {}}, first), second)
     assert set(merged["finetune"]["revisions"]["final"]["tasks"]) == {"rte", "wsc"}
     assert merged["finetune"]["skipped"] == {} and "tasks" in merged
+
+
+def test_a_zero_shot_rerun_keeps_the_finetune_section(tmp_path):
+    from nestling.evaluation.runs import write_run_outputs
+
+    out = tmp_path / "results.json"
+    out.write_text(json.dumps({"revisions": {}, "finetune": {"revisions": {"final": {"tasks": {"rte": {}}}}}}))
+    write_run_outputs({"schema_version": 1, "run": "r", "revisions": {}, "learning_curve": []}, out)
+    assert json.loads(out.read_text())["finetune"]["revisions"]["final"]["tasks"] == {"rte": {}}
