@@ -151,33 +151,44 @@ def _epochs(layout: str, cfg: dict, task: TaskData) -> int:
 
 def run_plan(plan: Plan, cfg: dict, *, progress: bool = True) -> dict:
     """Fine-tune every task x revision x seed; the ``finetune`` results section."""
-    from nestling.evaluation.evaluate import read_words_seen
+    from transformers.utils import logging as hf_logging
+
     from nestling.evaluation.scoring import resolve_device
 
     device = resolve_device(cfg["device"])
     precision = cfg["precision"] if cfg["precision"] != "auto" else ("bf16" if device.type == "cuda" else "fp32")
     total = len(plan.revisions) * len(plan.seeds) * sum(_epochs(plan.layout, cfg, t) for t in plan.tasks)
     bar = tqdm(total=total, desc="fine-tuning", unit="epoch", disable=not progress)
-    out = {}
-    for rev, folder in plan.revisions.items():
-        tokenizer = _load_tokenizer(folder)
-        backbone = None if plan.layout == "multilingual" else strict.load_pristine(folder)
-        tasks = {}
-        for task in plan.tasks:
-            per_seed = {}
-            for seed in plan.seeds:
-                bar.set_postfix_str(f"{rev} {task.name} seed {seed}")
-                before = bar.n
-                per_seed[seed] = _one(plan.layout, folder, backbone, tokenizer, task, cfg, seed, device, precision,
-                                      lambda epoch, metrics: bar.update())
-                bar.update(_epochs(plan.layout, cfg, task) - (bar.n - before))  # epochs early stopping skipped
-            settings = asdict(strict_settings(cfg, task.name)) if plan.layout == "glue" else dict(cfg["multilingual"])
-            tasks[task.name] = _summarise(task, per_seed, "strict" if plan.layout == "glue" else "multilingual",
-                                          {**settings, "seeds": plan.seeds, "device": str(device),
-                                           "precision": precision})
-        out[rev] = {"words_seen": read_words_seen(folder) if isinstance(folder, Path) else None, "tasks": tasks}
-    bar.close()
+    hf_logging.disable_progress_bar()  # one bar over tasks x revisions x seeds x epochs, not one per load
+    try:
+        out = {rev: _revision(plan, cfg, rev, folder, bar, device, precision)
+               for rev, folder in plan.revisions.items()}
+    finally:
+        hf_logging.enable_progress_bar()
+        bar.close()
     return {"schema_version": SCHEMA_VERSION, "layout": plan.layout, "revisions": out, "skipped": plan.skipped}
+
+
+def _revision(plan: Plan, cfg: dict, rev: str, folder: Path, bar, device, precision: str) -> dict:
+    """Every task x seed of one revision."""
+    from nestling.evaluation.evaluate import read_words_seen
+
+    tokenizer = _load_tokenizer(folder)
+    backbone = None if plan.layout == "multilingual" else strict.load_pristine(folder)
+    tasks = {}
+    for task in plan.tasks:
+        per_seed = {}
+        for seed in plan.seeds:
+            bar.set_postfix_str(f"{rev} {task.name} seed {seed}")
+            before = bar.n
+            per_seed[seed] = _one(plan.layout, folder, backbone, tokenizer, task, cfg, seed, device, precision,
+                                  lambda epoch, metrics: bar.update())
+            bar.update(_epochs(plan.layout, cfg, task) - (bar.n - before))  # epochs early stopping skipped
+        settings = asdict(strict_settings(cfg, task.name)) if plan.layout == "glue" else dict(cfg["multilingual"])
+        tasks[task.name] = _summarise(task, per_seed, "strict" if plan.layout == "glue" else "multilingual",
+                                      {**settings, "seeds": plan.seeds, "device": str(device),
+                                       "precision": precision})
+    return {"words_seen": read_words_seen(folder) if isinstance(folder, Path) else None, "tasks": tasks}
 
 
 def _one(layout, folder, backbone, tokenizer, task, cfg, seed, device, precision, callback) -> dict:
