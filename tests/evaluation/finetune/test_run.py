@@ -108,3 +108,16 @@ def test_a_zero_shot_rerun_keeps_the_finetune_section(tmp_path):
     out.write_text(json.dumps({"revisions": {}, "finetune": {"revisions": {"final": {"tasks": {"rte": {}}}}}}))
     write_run_outputs({"schema_version": 1, "run": "r", "revisions": {}, "learning_curve": []}, out)
     assert json.loads(out.read_text())["finetune"]["revisions"]["final"]["tasks"] == {"rte": {}}
+
+
+def test_every_revision_of_a_run_on_request(tiny_run_dir, glue_dir, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run)
+    shutil.copytree(run / "final", run / "checkpoints" / "chck_1M")
+    (run / "checkpoints" / "chck_1M" / "checkpoint.json").write_text(json.dumps({"words_seen": 10}))
+    table = finetune_path(run, tasks=["wsc"], data=glue_dir, revisions="all", overrides=QUICK, progress=False)
+    assert "| chck_1M | wsc |" in table and "| final | wsc |" in table
+    revisions = json.loads((run / "results.json").read_text())["finetune"]["revisions"]
+    assert list(revisions) == ["chck_1M", "final"] and revisions["chck_1M"]["words_seen"] == 10
