@@ -120,4 +120,4 @@ def test_every_revision_of_a_run_on_request(tiny_run_dir, glue_dir, tmp_path):
     table = finetune_path(run, tasks=["wsc"], data=glue_dir, revisions="all", overrides=QUICK, progress=False)
     assert "| chck_1M | wsc |" in table and "| final | wsc |" in table
     revisions = json.loads((run / "results.json").read_text())["finetune"]["revisions"]
-    assert list(revisions) == ["chck_1M", "final"] and revisions["chck_1M"]["words_seen"] == 10
+    assert set(revisions) == {"chck_1M", "final"} and revisions["chck_1M"]["words_seen"] == 10
