@@ -165,9 +165,9 @@ class TaskFiles:
     def missing(self) -> str | None:
         """Why the task cannot run (a split's file is absent), or None."""
         if not self.train.is_file():
-            return f"no train split ({self.train.name} not in {self.train.parent})"
+            return f"no train split: {self.train.name} not in {self.train.parent}"
         if not self.valid.is_file():
-            return f"no validation split ({self.valid.name} not in {self.valid.parent})"
+            return f"no validation split: {self.valid.name} not in {self.valid.parent}"
         return None
 
 

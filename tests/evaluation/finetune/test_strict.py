@@ -56,3 +56,20 @@ def test_finetuning_learns_an_easy_pair_task_and_keeps_the_best_epoch(tiny_llama
     assert result["best_epoch"] == scores.index(max(scores)) + 1
     assert set(result) >= {"accuracy", "f1", "mcc"}
     assert result["accuracy"] > 0.6, scores  # chance is 0.5
+
+
+def test_the_stream_mixer_fine_tunes_too(glue_dir, tmp_path):
+    from nestling.evaluation.finetune.model import load_backbone
+    from nestling.evaluation.finetune.strict import seed_everything
+    from tests.export.fake_run import build_tokenizer, tiny_stream_mixer
+
+    tokenizer = build_tokenizer()
+    tiny_stream_mixer(tokenizer, seed=0).save_pretrained(tmp_path)
+    task = load_task("wsc", GLUE_TASKS["wsc"], glue_dir / "wsc.train.jsonl", glue_dir / "wsc.valid.jsonl")
+    seed_everything(0)
+    backbone = load_backbone(tmp_path)
+    before = [p.detach().clone() for p in backbone.parameters()]
+    result = finetune_task(backbone, tokenizer, task, StrictSettings(epochs=1, batch_size=8, sequence_length=32),
+                           device=torch.device("cpu"))
+    assert 0 <= result["accuracy"] <= 1 and result["best_epoch"] == 1
+    assert any(not torch.equal(a, b) for a, b in zip(before, backbone.parameters()))  # the backbone trained
