@@ -94,6 +94,20 @@ def cmd_eval(args) -> None:
     ))
 
 
+def cmd_finetune(args) -> None:
+    from nestling.evaluation.finetune import finetune_path
+
+    print(finetune_path(args.model, suite=args.suite, tasks=args.task, data=args.data, revisions=args.revisions,
+                        seeds=args.seeds, out=args.out, overrides=args.set))
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
 def cmd_export(args) -> None:
     from nestling.export import export_run
 
@@ -197,6 +211,19 @@ def build_parser() -> Parser:
     p.add_argument("--trust-remote-code", action="store_true",
                    help="run the model folder's own Python code (needed only for code that is not nestling's)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("finetune", help="fine-tuning evaluation ((Super)GLUE or multilingual), as the official pipeline")
+    p.add_argument("model", type=Path, help="model folder, or run folder (fine-tunes its final model by default)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--suite", choices=["glue", "multilingual"], help="every task of a suite in --data")
+    which.add_argument("--task", action="append", metavar="NAME", help="one task, e.g. rte or xnli_en (repeatable)")
+    p.add_argument("--data", type=Path, required=True, help="folder in the official layout (e.g. glue_filtered)")
+    p.add_argument("--revisions", help="final, all, or chck_10M,chck_20M,... (default: recipe finetune.revisions)")
+    p.add_argument("--seeds", type=_seeds, help="comma-separated seeds (default: recipe finetune.seeds, 42)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a finetune recipe key, e.g. --set finetune.epochs=3 (repeatable)")
+    p.add_argument("--out", type=Path, help="results.json to merge into (default: <run>/results.json for a run)")
+    p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser("export", help="a Hub model repository with one branch per checkpoint")
     p.add_argument("run", type=Path)

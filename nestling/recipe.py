@@ -126,6 +126,42 @@ SCHEMA: dict[str, Any] = {
         "revisions": Key("all", (str, list), "Revisions of a run to evaluate: all, final, or a list of chck_* names."),
         "batch_size": Key(64, (int,), "Sentences per forward pass while scoring."),
     },
+    # `nestling finetune` (nestling.evaluation.finetune): defaults are the official strict-track
+    # fine-tuning (evaluation_pipeline/finetune/run.py and scripts/eval_finetuning.sh).
+    "finetune": {
+        "seeds": Key([42], (list,), "Fine-tuning seeds; scores are the mean over seeds."),
+        "revisions": Key("final", (str, list), "Revisions of a run to fine-tune: final, all, or chck_* names."),
+        "epochs": Key(10, (int,), "Epochs per task (all but WSC)."),
+        "wsc_epochs": Key(30, (int,), "Epochs for WSC."),
+        "learning_rate": Key(3e-5, NUM, "Peak learning rate (AdamW)."),
+        "batch_size": Key(32, (int,), "Training batch size (RTE, WSC, MRPC, QQP, MNLI...)."),
+        "long_batch_size": Key(16, (int,), "Training batch size for the long-input tasks BoolQ and MultiRC."),
+        "valid_batch_size": Key(64, (int,), "Batch size of the validation passes."),
+        "sequence_length": Key(512, (int,), "Tokens per input before truncation."),
+        "gradient_accumulation": Key(1, (int,), "Micro-batches per optimizer step (must divide the batch size)."),
+        "max_train_examples": Key(None, OPT_INT, "Use only the first N training examples of each task; null = all."),
+        "classifier_dropout": Key(0.1, NUM, "Dropout in the classification head."),
+        "classifier_layer_norm_eps": Key(1e-5, NUM, "Epsilon of the head's LayerNorms."),
+        "weight_decay": Key(0.01, NUM, "AdamW weight decay (every parameter, as the official code)."),
+        "warmup_proportion": Key(0.06, NUM, "Fraction of the steps with a linear warm-up."),
+        "min_factor": Key(0.1, NUM, "Cosine decay ends at this fraction of the peak learning rate."),
+        "beta1": Key(0.9, NUM, "AdamW beta1."),
+        "beta2": Key(0.999, NUM, "AdamW beta2."),
+        "optimizer_eps": Key(1e-8, NUM, "AdamW epsilon."),
+        "pooling": Key("auto", (str,), "Hidden state the head reads: last (real token), first, or auto "
+                       "(first for encoders, last otherwise)."),
+        "keep_best_model": Key(True, (bool,), "Report the best validation epoch (false: the last epoch)."),
+        "device": Key("auto", (str,), "auto (CUDA when present, else CPU), cpu, cuda or cuda:N."),
+        "precision": Key("auto", (str,), "auto (bf16 autocast on CUDA, fp32 on CPU), fp32 or bf16."),
+        "multilingual": {
+            "seeds": Key([12], (list,), "Seeds of the multilingual suite (official script: 12)."),
+            "epochs": Key(10, (int,), "Maximum epochs per multilingual task."),
+            "learning_rate": Key(5e-5, NUM, "Peak learning rate (linear decay, as the official script)."),
+            "batch_size": Key(64, (int,), "Training batch size of the multilingual suite."),
+            "sequence_length": Key(128, (int,), "Tokens per input (padded to this length, as the official script)."),
+            "patience": Key(3, (int,), "Epochs without improvement before early stopping."),
+        },
+    },
 }
 
 
@@ -300,6 +336,8 @@ CHOICES = {
     "schedule.name": ("wsd",),
     "schedule.decay_type": ("linear", "cosine", "1-sqrt"),
     "model.arch": ("stream_mixer", "llama"),
+    "finetune.pooling": ("auto", "last", "first"),
+    "finetune.precision": ("auto", "fp32", "bf16"),
 }
 
 

@@ -140,9 +140,20 @@ def write_run_outputs(run_result: dict, out_json: str | Path) -> dict[str, Path]
     from nestling.evaluation.results import format_learning_curve, write_results, write_text_atomic
 
     out_json = Path(out_json)
-    paths = {"results": write_results(run_result, out_json)}
+    paths = {"results": write_results(_keep_finetune(run_result, out_json), out_json)}
     table = format_learning_curve(run_result) + "\n"
     paths["table"] = write_text_atomic(table, out_json.with_name("learning_curve.md"))
     if any(p["words_seen"] for p in run_result["learning_curve"]):
         paths["plot"] = plot_learning_curve(run_result, out_json.with_name("learning_curve.png"))
     return paths
+
+
+def _keep_finetune(run_result: dict, out_json: Path) -> dict:
+    """A zero-shot rerun keeps the fine-tuning section `nestling finetune` wrote into the same file."""
+    import json
+
+    try:
+        previous = json.loads(out_json.read_text(encoding="utf-8")) if out_json.is_file() else {}
+    except json.JSONDecodeError:
+        return run_result
+    return {**run_result, "finetune": previous["finetune"]} if "finetune" in previous else run_result

@@ -366,12 +366,18 @@ def _recipe_section(run: Run) -> str | None:
             f"<details>\n<summary>recipe.yaml</summary>\n\n```yaml\n{text}\n```\n\n</details>")
 
 
+def finetune_card_section(run: Run, compare: Run | None) -> str | None:
+    from .finetune import finetune_card_section as section  # a separate module: fine-tuning's own table
+
+    return section(run, compare)
+
+
 def render_card(run: Run, *, compare: Run | None = None, revision: Checkpoint | None = None,
                 repo_id: str | None = None, license: str = "apache-2.0", datasets: list[str] | None = None) -> str:
     """The card of an already-loaded run; `render_model_card` is the path-based entry point."""
     sections = [_front_matter(run, license, datasets), _overview(run, revision), _data_section(run),
                 _mixing_section(run), _architecture_section(run), _training_section(run),
-                _results_section(run, compare), _revisions_section(run), _usage_section(run, repo_id),
+                _results_section(run, compare), finetune_card_section(run, compare), _revisions_section(run), _usage_section(run, repo_id),
                 _recipe_section(run),
                 "## Citation\n\n```bibtex\n" + CITATION + "\n```"]
     return "\n\n".join(s for s in sections if s) + "\n"
