@@ -98,7 +98,7 @@ def cmd_finetune(args) -> None:
     from nestling.evaluation.finetune import finetune_path
 
     print(finetune_path(args.model, suite=args.suite, tasks=args.task, data=args.data, revisions=args.revisions,
-                        seeds=args.seeds, out=args.out, overrides=args.set))
+                        seeds=args.seeds, out=args.out, overrides=args.set, trust_remote_code=args.trust_remote_code))
 
 
 def _seeds(text: str) -> list[int]:
@@ -223,6 +223,8 @@ def build_parser() -> Parser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a finetune recipe key, e.g. --set finetune.epochs=3 (repeatable)")
     p.add_argument("--out", type=Path, help="results.json to merge into (default: <run>/results.json for a run)")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="run the model folder's own code even when it is not the code nestling ships")
     p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser("export", help="a Hub model repository with one branch per checkpoint")

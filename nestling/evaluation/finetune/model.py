@@ -55,9 +55,10 @@ def resolve_pooling(pooling: str, config) -> str:
     return "first" if encoder and not causal else "last"
 
 
-def load_backbone(location: str | Path, revision: str | None = None) -> nn.Module:
+def load_backbone(location: str | Path, revision: str | None = None, remote: bool = False) -> nn.Module:
     """``AutoModel.from_pretrained``; a folder whose remote code registers only a causal LM class falls back
-    to that model's base model (the same weights without the LM head)."""
+    to that model's base model (the same weights without the LM head). ``remote``: the folder's own code may
+    run (decided by ``nestling.evaluation.trust.allow_remote_code``)."""
     from transformers import AutoModel, AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
 
@@ -67,10 +68,10 @@ def load_backbone(location: str | Path, revision: str | None = None) -> nn.Modul
     hf_logging.set_verbosity_error()
     try:
         try:
-            return AutoModel.from_pretrained(location, trust_remote_code=True, **hub)
+            return AutoModel.from_pretrained(location, trust_remote_code=remote, **hub)
         except ValueError:
             pass
-        return AutoModelForCausalLM.from_pretrained(location, trust_remote_code=True, **hub).base_model
+        return AutoModelForCausalLM.from_pretrained(location, trust_remote_code=remote, **hub).base_model
     except (OSError, ValueError) as err:
         raise UserError(f"{location}: cannot load the model ({str(err).splitlines()[0]})") from None
     finally:

@@ -43,20 +43,20 @@ def _encode(tokenizer, texts: list, max_length: int) -> dict:
     return {k: enc[k] for k in ("input_ids", "attention_mask")}
 
 
-def load_classifier(location, num_labels: int, pad_token_id: int):
+def load_classifier(location, num_labels: int, pad_token_id: int, remote: bool = False):
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
     try:
-        config = AutoConfig.from_pretrained(location, num_labels=num_labels, trust_remote_code=True)
+        config = AutoConfig.from_pretrained(location, num_labels=num_labels, trust_remote_code=remote)
         config.pad_token_id = pad_token_id
-        return AutoModelForSequenceClassification.from_pretrained(location, config=config, trust_remote_code=True)
+        return AutoModelForSequenceClassification.from_pretrained(location, config=config, trust_remote_code=remote)
     except (OSError, ValueError) as err:
         raise UserError(f"{location}: cannot load it for sequence classification "
                         f"({str(err).splitlines()[0]})") from None
 
 
 def finetune_task_hf(location, tokenizer, task: TaskData, cfg: dict, *, seed: int, device: torch.device,
-                     precision: str = "fp32", epoch_callback=None) -> dict:
+                     precision: str = "fp32", epoch_callback=None, remote: bool = False) -> dict:
     """Fine-tune AutoModelForSequenceClassification on one task; scores of the final model."""
     from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
@@ -77,7 +77,7 @@ def finetune_task_hf(location, tokenizer, task: TaskData, cfg: dict, *, seed: in
         return compute_metrics(p.label_ids, np.argmax(logits, axis=1), metric_names)
 
     set_seed(seed)
-    model = load_classifier(location, task.num_labels, tokenizer.pad_token_id)
+    model = load_classifier(location, task.num_labels, tokenizer.pad_token_id, remote)
     train = _Examples(_encode(tokenizer, task.train.texts, cfg["sequence_length"]), task.train.labels)
     valid = _Examples(_encode(tokenizer, task.valid.texts, cfg["sequence_length"]), task.valid.labels)
     with tempfile.TemporaryDirectory(prefix="nestling-finetune-") as tmp:

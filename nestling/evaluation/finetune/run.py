@@ -66,6 +66,7 @@ class Plan:
     skipped: dict[str, str]
     revisions: dict[str, Path | str]
     seeds: list[int]
+    trust_remote_code: bool = False  # run a folder's code that is not nestling's own
 
 
 def _layout(names: list[str]) -> str:
@@ -117,11 +118,11 @@ def resolve_revisions(model: Path, revisions: str | list[str]) -> dict[str, Path
     return {"main": model}
 
 
-def _load_tokenizer(folder):
+def _load_tokenizer(folder, remote: bool = False):
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=remote)
     except (OSError, ValueError) as err:
         raise UserError(f"{folder}: cannot load the tokenizer ({str(err).splitlines()[0]})") from None
     if tokenizer.pad_token is None:
@@ -173,8 +174,11 @@ def _revision(plan: Plan, cfg: dict, rev: str, folder: Path, bar, device, precis
     """Every task x seed of one revision."""
     from nestling.evaluation.evaluate import read_words_seen
 
-    tokenizer = _load_tokenizer(folder)
-    backbone = None if plan.layout == "multilingual" else strict.load_pristine(folder)
+    from nestling.evaluation.trust import allow_remote_code
+
+    remote = allow_remote_code(folder, plan.trust_remote_code)
+    tokenizer = _load_tokenizer(folder, remote)
+    backbone = None if plan.layout == "multilingual" else strict.load_pristine(folder, remote=remote)
     tasks = {}
     for task in plan.tasks:
         per_seed = {}
@@ -182,7 +186,7 @@ def _revision(plan: Plan, cfg: dict, rev: str, folder: Path, bar, device, precis
             bar.set_postfix_str(f"{rev} {task.name} seed {seed}")
             before = bar.n
             per_seed[seed] = _one(plan.layout, folder, backbone, tokenizer, task, cfg, seed, device, precision,
-                                  lambda epoch, metrics: bar.update())
+                                  lambda epoch, metrics: bar.update(), remote)
             bar.update(_epochs(plan.layout, cfg, task) - (bar.n - before))  # epochs early stopping skipped
         settings = asdict(strict_settings(cfg, task.name)) if plan.layout == "glue" else dict(cfg["multilingual"])
         tasks[task.name] = _summarise(task, per_seed, "strict" if plan.layout == "glue" else "multilingual",
@@ -191,13 +195,13 @@ def _revision(plan: Plan, cfg: dict, rev: str, folder: Path, bar, device, precis
     return {"words_seen": read_words_seen(folder) if isinstance(folder, Path) else None, "tasks": tasks}
 
 
-def _one(layout, folder, backbone, tokenizer, task, cfg, seed, device, precision, callback) -> dict:
+def _one(layout, folder, backbone, tokenizer, task, cfg, seed, device, precision, callback, remote=False) -> dict:
     start = time.perf_counter()
     if layout == "multilingual":
         from nestling.evaluation.finetune.multilingual import finetune_task_hf
 
         result = finetune_task_hf(folder, tokenizer, task, cfg["multilingual"], seed=seed, device=device,
-                                  precision=precision, epoch_callback=callback)
+                                  precision=precision, epoch_callback=callback, remote=remote)
     else:
         strict.seed_everything(seed)
         result = strict.finetune_task(copy.deepcopy(backbone), tokenizer, task, strict_settings(cfg, task.name),
@@ -257,8 +261,10 @@ def write_section(section: dict, out: Path, model: Path) -> Path:
 
 def finetune_path(model: str | Path, *, suite: str | None = None, tasks: list[str] | None = None,
                   data: Path, revisions: str | None = None, seeds: list[int] | None = None,
-                  out: Path | None = None, overrides: list[str] | None = None, progress: bool = True) -> str:
-    """The `nestling finetune` command; returns the table (and where results went)."""
+                  out: Path | None = None, overrides: list[str] | None = None, progress: bool = True,
+                  trust_remote_code: bool = False) -> str:
+    """The `nestling finetune` command; returns the table (and where results went). A folder's own code runs
+    only with ``trust_remote_code`` or when it is nestling's shipped code (nestling.evaluation.trust)."""
     from nestling.evaluation.runs import is_run_dir
 
     model = Path(model)
@@ -274,7 +280,7 @@ def finetune_path(model: str | Path, *, suite: str | None = None, tasks: list[st
         seeds = cfg["multilingual"]["seeds"] if layout == "multilingual" else cfg["seeds"]
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise UserError(f"finetune seeds must be a non-empty list of integers, got {seeds!r}")
-    section = run_plan(Plan(layout, task_list, skipped, revision_map, list(seeds)), cfg,
+    section = run_plan(Plan(layout, task_list, skipped, revision_map, list(seeds), trust_remote_code), cfg,
                        progress=progress)
     if out is None and is_run_dir(model):
         out = model / "results.json"

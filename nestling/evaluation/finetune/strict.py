@@ -49,9 +49,9 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def load_pristine(location, revision: str | None = None):
+def load_pristine(location, revision: str | None = None, remote: bool = False):
     """The backbone as saved, on CPU: each task and seed fine-tunes a deep copy of it."""
-    return load_backbone(location, revision)
+    return load_backbone(location, revision, remote)
 
 
 def compute_metrics(labels, predictions, names: tuple[str, ...]) -> dict[str, float]:
