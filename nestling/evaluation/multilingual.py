@@ -25,6 +25,7 @@ skipped (and reported); its group aggregates what is left.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import logging
 import os
@@ -130,18 +131,22 @@ def task_manager(tasks_dir: str | Path | None, include_defaults: bool = True):
     """lm-eval's TaskManager over the official YAML folder, plus lm-eval's built-in tasks (e.g. blimp)
     unless ``include_defaults`` is False (indexing those takes tens of seconds on a busy CPU)."""
     require_lmeval()
-    from lm_eval.tasks import TaskManager
-
     if tasks_dir is not None and not Path(tasks_dir).is_dir():
         raise UserError(f"{tasks_dir}: no such task folder (give babylm-eval's multilingual/tasks)")
-    if tasks_dir is None:
-        include_defaults = True
+    return _cached_manager(str(Path(tasks_dir).resolve()) if tasks_dir else None, include_defaults or tasks_dir is None)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_manager(tasks_dir: str | None, include_defaults: bool):
+    """Indexing thousands of YAMLs takes seconds: once per folder and process."""
+    from lm_eval.tasks import TaskManager
+
     # The official folder re-defines tasks lm-eval also ships (zhoblimp_*): one log line each, by design.
     quiet = logging.getLogger("lm_eval")
     level = quiet.level
     quiet.setLevel(logging.ERROR)
     try:
-        return TaskManager(include_path=str(tasks_dir) if tasks_dir else None, include_defaults=include_defaults)
+        return TaskManager(include_path=tasks_dir, include_defaults=include_defaults)
     finally:
         quiet.setLevel(level)
 
@@ -277,13 +282,14 @@ def evaluate_multilingual(model: str | Path, *, langs: list[str] | None = None, 
                           tasks_dir: str | Path | None = None, data_map: str | Path | None = None,
                           revisions: str | list[str] = "all", backend: str = "nestling", device: str = "auto",
                           batch_size=64, trust_remote_code: bool = False, offline: bool = False,
-                          log=print) -> dict:
+                          limit: int | None = None, log=print) -> dict:
     """The official multilingual zero-shot scores of a model folder or of every revision of a run.
 
     langs: the official groups zeroshot_<lang> (default eng, nld, zho) unless ``tasks`` names
     tasks or groups itself. tasks_dir: babylm-eval's multilingual/tasks folder. data_map: YAML of
     task -> local data (module doc). revisions: "all", "final" or names (runs only). backend:
     "nestling" (nestling's scorer) or "hf" (lm-eval's own). offline: never ask the Hub.
+    limit: lm-eval's first-N-items-per-task option (benchmarks only; recorded in the section).
     Returns the ``multilingual`` section of results.json (see ``nestling.evaluation.results``).
     """
     from nestling.evaluation.evaluate import read_words_seen
@@ -322,7 +328,8 @@ def evaluate_multilingual(model: str | Path, *, langs: list[str] | None = None, 
     for rev, folder in selected.items():
         lm = make_lm(folder, backend=backend, device=device, batch_size=batch_size,
                      trust_remote_code=trust_remote_code)
-        raw = simple_evaluate(model=lm, tasks=objects, task_manager=manager, num_fewshot=0, log_samples=False)
+        raw = simple_evaluate(model=lm, tasks=objects, task_manager=manager, num_fewshot=0, log_samples=False,
+                              limit=limit)
         per_revision[rev] = {"words_seen": read_words_seen(folder), "scores": _scores(raw)}
         del lm
         if log:
@@ -331,7 +338,7 @@ def evaluate_multilingual(model: str | Path, *, langs: list[str] | None = None, 
 
     groups = [t["group"] for tree in trees for t in _groups(tree)]
     return {"schema_version": SCHEMA_VERSION, "model": str(model), "harness": f"lm-eval {lm_eval.__version__}",
-            "backend": backend, "num_fewshot": 0, "requested": names, "tasks_dir": str(tasks_dir) if tasks_dir else None,
+            "backend": backend, "num_fewshot": 0, "limit": limit, "requested": names, "tasks_dir": str(tasks_dir) if tasks_dir else None,
             "groups": [g for g in groups if any(g in r["scores"] for r in per_revision.values())],
             "data": sources, "skipped": skipped, "revisions": per_revision,
             "learning_curve": learning_curve(per_revision, names)}
