@@ -61,6 +61,12 @@ def go_offline() -> None:
     datasets.config.HF_HUB_OFFLINE = huggingface_hub.constants.HF_HUB_OFFLINE = True
 
 
+def name_list(names, shown: int = 8) -> str:
+    """'a, b, c' or 'a, ..., h and 112 more' (a suite can skip a hundred tasks)."""
+    names = sorted(names)
+    return ", ".join(names) if len(names) <= shown else f"{', '.join(names[:shown])} and {len(names) - shown} more"
+
+
 def slug(text) -> str:
     return re.sub(r"[^0-9a-z]+", "_", str(text).lower()).strip("_")
 
@@ -215,7 +221,7 @@ def build_tasks(manager, trees: list[dict], data_map: list[tuple[str, dict]], lo
             if not spec:
                 failed_paths[source] = reason
     if skipped and log:
-        log(f"skipped {len(skipped)} task(s) without data: {', '.join(sorted(skipped))}")
+        log(f"skipped {len(skipped)} task(s) without data: {name_list(skipped)}")
 
     def assemble(tree):
         if "task" in tree:
@@ -321,7 +327,7 @@ def evaluate_multilingual(model: str | Path, *, langs: list[str] | None = None, 
         raise UserError(f"task {missing[0]}: {skipped[missing[0]]}")
     if not objects:
         raise UserError(f"no task of {', '.join(names)} has data: map them with --data-map "
-                        f"(skipped: {', '.join(sorted(skipped))})")
+                        f"(skipped: {name_list(skipped)})")
     from lm_eval import simple_evaluate
 
     per_revision, started = {}, time.perf_counter()
@@ -379,7 +385,7 @@ def format_multilingual(section: dict, metric: str = "acc") -> str:
         cells = [r["scores"].get(n, {}).get(metric) for n in names]
         rows.append(f"| {rev} | {words} | " + " | ".join("-" if c is None else f"{100 * c:.1f}" for c in cells) + " |")
     if section["skipped"]:
-        rows += ["", f"skipped (no data): {', '.join(sorted(section['skipped']))}"]
+        rows += ["", f"skipped {len(section['skipped'])} task(s), no data: {name_list(section['skipped'])}"]
     return "\n".join(rows)
 
 

@@ -130,6 +130,15 @@ def is_run_dir(path: str | Path) -> bool:
     return not (path / "config.json").is_file() and bool(list_revisions(path)) if path.is_dir() else False
 
 
+def _read_json(path: Path) -> dict:
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+
+
 def write_run_outputs(run_result: dict, out_json: str | Path) -> dict[str, Path]:
     """Write a run's results JSON, its learning-curve table (.md) and plot (.png) side by side.
 
@@ -139,6 +148,9 @@ def write_run_outputs(run_result: dict, out_json: str | Path) -> dict[str, Path]
     from nestling.evaluation.results import format_learning_curve, write_results, write_text_atomic
 
     out_json = Path(out_json)
+    previous = _read_json(out_json)
+    if "multilingual" in previous and "multilingual" not in run_result:  # the lm-eval suite's section stays
+        run_result = {**run_result, "multilingual": previous["multilingual"]}
     paths = {"results": write_results(run_result, out_json)}
     table = format_learning_curve(run_result) + "\n"
     paths["table"] = write_text_atomic(table, out_json.with_name("learning_curve.md"))

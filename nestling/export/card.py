@@ -327,8 +327,10 @@ def _multilingual_section(run: Run) -> str | None:
             f"(zero-shot, the YAMLs' metrics; groups aggregate their members as the YAMLs say), at every revision.",
             "", table(["Revision", "Words seen"] + names, rows)]
     if ml.get("skipped"):
-        text += ["", f"Not evaluated (no data available): {', '.join(sorted(ml['skipped']))}; the groups above "
-                 "aggregate the tasks that ran."]
+        skipped = sorted(ml["skipped"])
+        names = ", ".join(skipped[:12]) + (f" and {len(skipped) - 12} more" if len(skipped) > 12 else "")
+        text += ["", f"Not evaluated ({len(skipped)} tasks without data): {names}; the groups above aggregate "
+                 "the tasks that ran (see results.json)."]
     return "\n".join(text)
 
 

@@ -81,3 +81,24 @@ def test_bad_input_is_one_clean_error(official, data_map, tiny_model_dir, tmp_pa
             main(base + extra)
         err = capsys.readouterr().err
         assert exc.value.code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_missing_extra_is_a_one_line_hint(monkeypatch, tmp_path, capsys):
+    import sys
+
+    from nestling.cli import main
+
+    monkeypatch.setitem(sys.modules, "lm_eval", None)  # import lm_eval now raises ImportError
+    with pytest.raises(SystemExit) as exc:
+        main(["eval", str(tmp_path), "--suite", "multilingual"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "pip install 'nestling[lmeval]'" in err and err.count("\n") == 1
+
+
+def test_minimal_pair_results_keep_the_multilingual_section(tmp_path):
+    from nestling.evaluation.runs import write_run_outputs
+
+    out = tmp_path / "results.json"
+    out.write_text(json.dumps({"multilingual": {"revisions": {}}}))
+    write_run_outputs({"schema_version": 1, "run": "r", "revisions": {}, "learning_curve": []}, out)
+    assert json.loads(out.read_text())["multilingual"] == {"revisions": {}}
