@@ -1,17 +1,23 @@
 # Two commands do everything on a fresh machine: `make demo` and `make test`.
-# torch is installed first and pinned: an unpinned torch pulls a multi-GB CUDA build.
+# Both install the exact versions in requirements.lock (every package, direct and transitive).
+# torch is installed first and alone: an unpinned torch pulls a multi-GB CUDA build. For a GPU machine,
+# `pip install torch==<the lock's version>` from PyPI into .venv first; the lock is then satisfied as is.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.nestling-installed
-TORCH ?= torch==2.13.0
+LOCK := requirements.lock
+# The torch release the lock is resolved against (`make lock`); installs read the lock, not this.
+TORCH_VERSION := 2.13.0
+PIP_TOOLS := pip-tools==7.6.2
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install lock compat bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q "$$(grep -E '^torch==' $(LOCK))"
+	$(PY) -m pip install -q -r $(LOCK)
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -21,6 +27,21 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# Refresh requirements.lock from pyproject.toml's ranges (core + test + lmeval extras), newest versions
+# allowed. Then run `make compat` and `make test` before committing the new lock.
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q "$(PIP_TOOLS)"
+	echo "torch==$(TORCH_VERSION)" > $(VENV)/torch-pin.txt
+	$(PY) -m piptools compile -q --allow-unsafe --extra test --extra lmeval --strip-extras \
+		--no-emit-index-url --no-emit-find-links -c $(VENV)/torch-pin.txt -o $(LOCK) pyproject.toml
+	# The CPU wheel's local label (+cpu) is machine-specific; the plain version matches CPU and CUDA builds.
+	sed -i -E 's/^(torch==[0-9.]+)\+[a-z0-9]+/\1/' $(LOCK)
+
+# Exported models against every transformers the official BabyLM pipelines use (see BENCHMARKS.md).
+compat: $(STAMP)
+	$(PY) benchmarks/compat_transformers.py
 
 bench: $(STAMP)
 	@echo "benchmarks live in benchmarks/; see BENCHMARKS.md for each command"

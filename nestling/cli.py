@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from nestling.data.cleaning import FORMAT_ALIASES, FORMATS
-from nestling.errors import UserError
+from nestling.errors import RunStopped, UserError
 
 
 class Parser(argparse.ArgumentParser):
@@ -27,6 +27,9 @@ def _lang_path(text: str) -> tuple[str, Path]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected LANG=PATH, got {text!r}")
     lang, path = text.split("=", 1)
+    if not path.strip():
+        # Path("") is the current folder: an empty path must not read everything here.
+        raise argparse.ArgumentTypeError(f"empty path in {text!r}; expected LANG=PATH")
     return lang.strip(), Path(path)
 
 
@@ -74,9 +77,10 @@ def cmd_mix_simulate(args) -> None:
 
 
 def cmd_train(args) -> None:
-    from nestling.pipeline import train_recipe
+    from nestling.pipeline import check_finished, train_recipe
 
     run_dir = train_recipe(args.recipe, args.set, out_dir=args.out, resume=args.resume)
+    check_finished(run_dir)
     print(f"run folder: {run_dir}")
 
 
@@ -97,7 +101,22 @@ def cmd_eval(args) -> None:
     print(evaluate_path(
         args.model, args.data, out=args.out, task_format=args.task_format, group_by=args.group_by,
         fast=args.fast, revisions=args.revisions, batch_size=args.batch_size, device=args.device,
+        trust_remote_code=args.trust_remote_code,
     ))
+
+
+def cmd_finetune(args) -> None:
+    from nestling.evaluation.finetune import finetune_path
+
+    print(finetune_path(args.model, suite=args.suite, tasks=args.task, data=args.data, revisions=args.revisions,
+                        seeds=args.seeds, out=args.out, overrides=args.set))
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
 def cmd_export(args) -> None:
@@ -209,8 +228,22 @@ def build_parser() -> Parser:
     p.add_argument("--backend", choices=["nestling", "hf"], default="nestling",
                    help="suite: nestling's scorer (default) or lm-eval's own hf model")
     p.add_argument("--offline", action="store_true", help="suite: never ask the Hub; unmapped tasks are skipped")
-    p.add_argument("--trust-remote-code", action="store_true", help="allow a model folder's own Python code")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="run the model folder's own Python code (needed only for code that is not nestling's)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("finetune", help="fine-tuning evaluation ((Super)GLUE or multilingual), as the official pipeline")
+    p.add_argument("model", type=Path, help="model folder, or run folder (fine-tunes its final model by default)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--suite", choices=["glue", "multilingual"], help="every task of a suite in --data")
+    which.add_argument("--task", action="append", metavar="NAME", help="one task, e.g. rte or xnli_en (repeatable)")
+    p.add_argument("--data", type=Path, required=True, help="folder in the official layout (e.g. glue_filtered)")
+    p.add_argument("--revisions", help="final, all, or chck_10M,chck_20M,... (default: recipe finetune.revisions)")
+    p.add_argument("--seeds", type=_seeds, help="comma-separated seeds (default: recipe finetune.seeds, 42)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a finetune recipe key, e.g. --set finetune.epochs=3 (repeatable)")
+    p.add_argument("--out", type=Path, help="results.json to merge into (default: <run>/results.json for a run)")
+    p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser("export", help="a Hub model repository with one branch per checkpoint")
     p.add_argument("run", type=Path)
@@ -247,6 +280,9 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as err:
         sys.stderr.write(f"nestling {args.command}: error: {err}\n")
         sys.exit(2)
+    except RunStopped as err:
+        sys.stderr.write(f"nestling {args.command}: {err}\n")
+        sys.exit(130)
     except KeyboardInterrupt:
         sys.stderr.write("nestling: interrupted\n")
         sys.exit(130)

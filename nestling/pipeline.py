@@ -104,6 +104,12 @@ def ensure_dataset(recipe: dict) -> Path:
 
 def prepare_and_train(recipe: dict, out_dir: Path | None = None, resume: Path | None = None) -> Path:
     """Make sure a loaded recipe's data exists, then train; returns the run folder."""
+    from nestling.training.validate import check_recipe, check_resume
+
+    # Before any data is prepared or folder made: a bad recipe leaves nothing behind.
+    check_recipe(recipe)
+    if resume is not None:
+        check_resume(recipe, resume)
     recipe["data"]["dir"] = str(ensure_dataset(recipe))
     from nestling.training.trainer import train
 
@@ -116,9 +122,23 @@ def train_recipe(recipe_or_name, overrides: list[str] | None = None, out_dir: Pa
     return prepare_and_train(load_recipe(recipe_or_name, overrides), out_dir=out_dir, resume=resume)
 
 
+def check_finished(run_dir: Path) -> None:
+    """Raise RunStopped when training stopped early on a signal: `train && eval` must not go on."""
+    from nestling.errors import RunStopped
+
+    summary_path = Path(run_dir) / "summary.json"
+    if int(os.environ.get("RANK", "0")) != 0 or not summary_path.is_file():
+        return  # only rank 0 writes the summary
+    summary = json.loads(summary_path.read_text())
+    if summary.get("finished") is False:
+        raise RunStopped(f"stopped at step {summary.get('steps')} of {summary.get('total_steps')}; its state is in "
+                         f"{Path(run_dir) / 'state'}; continue with: nestling train {Path(run_dir) / 'recipe.yaml'} "
+                         f"--resume {run_dir}")
+
+
 def evaluate_path(model: Path, data: list[Path], *, out: Path | None = None, task_format: str = "auto",
                   group_by: str | None = None, fast: bool = False, revisions: str = "all",
-                  batch_size: int = 64, device: str = "auto", seed: int = 0) -> str:
+                  batch_size: int = 64, device: str = "auto", seed: int = 0, trust_remote_code: bool = False) -> str:
     """Evaluate a model folder or every revision of a run; write results.json; return the table."""
     from nestling.evaluation import (evaluate_model, evaluate_run, format_table, is_run_dir, write_results,
                                      write_run_outputs)
@@ -126,7 +146,11 @@ def evaluate_path(model: Path, data: list[Path], *, out: Path | None = None, tas
     model = Path(model)
     if not model.exists():
         raise UserError(f"{model}: no such model or run folder")
-    options = dict(task_format=task_format, group_by=group_by, fast=fast, batch_size=batch_size, device=device, seed=seed)
+    if out is not None and Path(out).is_dir():
+        # Checked now, not after all the scoring.
+        raise UserError(f"--out {out}: is a folder; --out names the results .json file to write")
+    options = dict(task_format=task_format, group_by=group_by, fast=fast, batch_size=batch_size, device=device,
+                   seed=seed, trust_remote_code=trust_remote_code)
     if is_run_dir(model):
         wanted = revisions if revisions in ("all", "final") else [r.strip() for r in revisions.split(",")]
         results = evaluate_run(model, data, revisions=wanted, **options)
@@ -158,6 +182,7 @@ def run_demo(recipe_or_name="demo", overrides: list[str] | None = None, out_dir:
     start = time.time()
     recipe = load_recipe(recipe_or_name, overrides)
     run_dir = prepare_and_train(recipe, out_dir=out_dir)
+    check_finished(run_dir)
     eval_cfg = recipe["eval"]
     data = [p for d in eval_cfg["data"] for p in (builtin_pairs(recipe) if d == "builtin" else [Path(d)])]
     results = evaluate_run(run_dir, data, revisions=eval_cfg["revisions"], fast=eval_cfg["fast"],

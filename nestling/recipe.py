@@ -112,7 +112,8 @@ SCHEMA: dict[str, Any] = {
     "batch": {
         "global_batch": Key(128, (int,), "Sequences per optimizer step, over all devices and accumulation."),
         "seq_len": Key(1024, (int,), "Tokens per training sequence."),
-        "micro_batch": Key("auto", (str, int), "Sequences per forward pass; auto = largest that fits (CUDA) or 8 (CPU)."),
+        "micro_batch": Key("auto", (str, int), "Most sequences per forward pass (the largest divisor of the "
+                       "per-process batch up to it); auto = largest that fits (CUDA) or 8 (CPU)."),
     },
     "checkpoints": {
         "milestone_scale": Key(1.0, NUM, "Multiplies the BabyLM milestones (chck_1M = 1e6 x scale words)."),
@@ -124,6 +125,42 @@ SCHEMA: dict[str, Any] = {
         "fast": Key(False, (bool,), "Use the official fast subsets (200 per BLiMP UID, 50 per supplement UID)."),
         "revisions": Key("all", (str, list), "Revisions of a run to evaluate: all, final, or a list of chck_* names."),
         "batch_size": Key(64, (int,), "Sentences per forward pass while scoring."),
+    },
+    # `nestling finetune` (nestling.evaluation.finetune): defaults are the official strict-track
+    # fine-tuning (evaluation_pipeline/finetune/run.py and scripts/eval_finetuning.sh).
+    "finetune": {
+        "seeds": Key([42], (list,), "Fine-tuning seeds; scores are the mean over seeds."),
+        "revisions": Key("final", (str, list), "Revisions of a run to fine-tune: final, all, or chck_* names."),
+        "epochs": Key(10, (int,), "Epochs per task (all but WSC)."),
+        "wsc_epochs": Key(30, (int,), "Epochs for WSC."),
+        "learning_rate": Key(3e-5, NUM, "Peak learning rate (AdamW)."),
+        "batch_size": Key(32, (int,), "Training batch size (RTE, WSC, MRPC, QQP, MNLI...)."),
+        "long_batch_size": Key(16, (int,), "Training batch size for the long-input tasks BoolQ and MultiRC."),
+        "valid_batch_size": Key(64, (int,), "Batch size of the validation passes."),
+        "sequence_length": Key(512, (int,), "Tokens per input before truncation."),
+        "gradient_accumulation": Key(1, (int,), "Micro-batches per optimizer step (must divide the batch size)."),
+        "max_train_examples": Key(None, OPT_INT, "Use only the first N training examples of each task; null = all."),
+        "classifier_dropout": Key(0.1, NUM, "Dropout in the classification head."),
+        "classifier_layer_norm_eps": Key(1e-5, NUM, "Epsilon of the head's LayerNorms."),
+        "weight_decay": Key(0.01, NUM, "AdamW weight decay (every parameter, as the official code)."),
+        "warmup_proportion": Key(0.06, NUM, "Fraction of the steps with a linear warm-up."),
+        "min_factor": Key(0.1, NUM, "Cosine decay ends at this fraction of the peak learning rate."),
+        "beta1": Key(0.9, NUM, "AdamW beta1."),
+        "beta2": Key(0.999, NUM, "AdamW beta2."),
+        "optimizer_eps": Key(1e-8, NUM, "AdamW epsilon."),
+        "pooling": Key("auto", (str,), "Hidden state the head reads: last (real token), first, or auto "
+                       "(first for encoders, last otherwise)."),
+        "keep_best_model": Key(True, (bool,), "Report the best validation epoch (false: the last epoch)."),
+        "device": Key("auto", (str,), "auto (CUDA when present, else CPU), cpu, cuda or cuda:N."),
+        "precision": Key("auto", (str,), "auto (bf16 autocast on CUDA, fp32 on CPU), fp32 or bf16."),
+        "multilingual": {
+            "seeds": Key([12], (list,), "Seeds of the multilingual suite (official script: 12)."),
+            "epochs": Key(10, (int,), "Maximum epochs per multilingual task."),
+            "learning_rate": Key(5e-5, NUM, "Peak learning rate (linear decay, as the official script)."),
+            "batch_size": Key(64, (int,), "Training batch size of the multilingual suite."),
+            "sequence_length": Key(128, (int,), "Tokens per input (padded to this length, as the official script)."),
+            "patience": Key(3, (int,), "Epochs without improvement before early stopping."),
+        },
     },
 }
 
@@ -271,7 +308,8 @@ def load_recipe(path_or_name: str | Path | dict, overrides: list[str] | None = N
     else:
         path = resolve_recipe_path(path_or_name)
         source = str(path)
-        raw = _read_with_base(path, seen=())
+        # A run's recorded recipe.yaml carries private keys (_source): it must train again as it is.
+        raw = {k: v for k, v in _read_with_base(path, seen=()).items() if not str(k).startswith("_")}
     recipe = defaults()
     updates = [raw] + [parse_override(o) for o in overrides or []]
     for update in updates:
@@ -298,6 +336,8 @@ CHOICES = {
     "schedule.name": ("wsd",),
     "schedule.decay_type": ("linear", "cosine", "1-sqrt"),
     "model.arch": ("stream_mixer", "llama"),
+    "finetune.pooling": ("auto", "last", "first"),
+    "finetune.precision": ("auto", "fp32", "bf16"),
 }
 
 

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from nestling import recipe as R
 from nestling.errors import UserError
@@ -91,6 +92,16 @@ def test_resolved_recipe_round_trips_through_yaml(tmp_path):
     recipe = R.load_recipe("demo")
     path = tmp_path / "recipe.yaml"
     path.write_text(R.dump_recipe(recipe))
+    again = R.load_recipe(path)
+    assert {k: v for k, v in again.items() if k != "_source"} == {k: v for k, v in recipe.items() if k != "_source"}
+
+
+def test_a_runs_recorded_recipe_trains_again(tmp_path):
+    """The trainer records recipe.yaml with its private keys (_source): it must load as it is."""
+    recipe = R.load_recipe("demo")
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    assert "_source" in path.read_text()
     again = R.load_recipe(path)
     assert {k: v for k, v in again.items() if k != "_source"} == {k: v for k, v in recipe.items() if k != "_source"}
 

@@ -12,7 +12,8 @@ Policies for bad input (each tested in tests/data/test_formats.py):
   ``on_bad_line="error"`` (default) a ``UserError`` naming file and line; with ``"skip"`` the
   line is dropped and counted under ``invalid_utf8`` / ``line_too_long``.
 
-Folders are walked recursively in sorted order; hidden files and files whose suffix is not a
+Folders are walked recursively in sorted order, following symbolic links (each folder once); a
+link that leads nowhere is skipped and listed. Hidden files and files whose suffix is not a
 text suffix (``TEXT_SUFFIXES``) are skipped and listed in the ledger. A file named directly is
 always read.
 """
@@ -41,24 +42,39 @@ _MD_LINE = re.compile(r"^#{1,6}(?: |$)", re.M)
 
 
 def list_files(path: Path) -> tuple[list[Path], list[str]]:
-    """``(files to read, skipped paths)`` for a file or folder; UserError if there is nothing."""
+    """``(files to read, skipped paths)`` for a file or folder; UserError if there is nothing.
+
+    Symbolic links are followed (a folder reached twice, e.g. through a loop, is walked once); a
+    link that leads nowhere (broken, or pointing at itself) is listed as skipped.
+    """
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise UserError(f"{path}: a symbolic link that leads nowhere (broken, or pointing at itself)")
     if not path.exists():
         raise UserError(f"{path}: no such file or folder")
     if path.is_file():
         return [path], []
     files, skipped = [], []
-    for p in sorted(path.rglob("*")):
-        if not p.is_file():
-            continue
+    for p in _walk(path, set()):
         hidden = any(part.startswith(".") for part in p.relative_to(path).parts)
-        if hidden or p.suffix.lower() not in TEXT_SUFFIXES:
+        if not p.is_file() or hidden or p.suffix.lower() not in TEXT_SUFFIXES:
             skipped.append(str(p))
         else:
             files.append(p)
     if not files:
         raise UserError(f"{path}: folder has no text files ({', '.join(sorted(TEXT_SUFFIXES - {''}))})")
     return files, skipped
+
+
+def _walk(folder: Path, seen: set) -> Iterator[Path]:
+    """Every non-folder entry under ``folder``, sorted, following links to folders once each."""
+    seen.add(folder.resolve())
+    for p in sorted(folder.iterdir()):
+        if p.is_dir():
+            if p.resolve() not in seen:
+                yield from _walk(p, seen)
+        else:
+            yield p
 
 
 def sniff(path: Path) -> bytes:

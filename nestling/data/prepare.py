@@ -151,6 +151,8 @@ def _check_args(sources: dict, track: str, fmt: str | None, on_bad_line: str) ->
     for code, paths in sources.items():
         lang = counting.language(code).code
         paths = [paths] if isinstance(paths, (str, Path)) else paths
+        if any(isinstance(p, str) and not p.strip() for p in paths):
+            raise UserError(f"{code}: empty path (it would read the whole current folder)")
         merged.setdefault(lang, []).extend(Path(p) for p in paths)
     return merged
 
@@ -237,12 +239,15 @@ def _over_budget_message(ledger: dict) -> str:
     if ledger["limit_scope"] == "per_language":
         worst = max(ledger["languages"].items(), key=lambda kv: kv[1]["byte_target_used"])
         lang, entry = worst
+        per_lang = ", ".join(f"{code} {e['byte_target_used']:.1%}" for code, e in ledger["languages"].items())
         return (f"over budget: {lang} has {entry['bytes']:,} bytes, {entry['byte_target_used']:.1%} of its "
-                f"{ledger['track']} byte target {entry['byte_target']:,} (543 MB x premium {entry['byte_premium']}); "
+                f"{ledger['track']} byte target {entry['byte_target']:,} (543 MB x premium {entry['byte_premium']}; "
+                f"per language: {per_lang}); "
                 "remove data or pass --allow-over-budget (recorded in the ledger)")
+    per_lang = ", ".join(f"{lang} {e['words']:,.0f}" for lang, e in ledger["languages"].items())
     return (f"over budget: {ledger['total_words']:,.0f} words is {ledger['budget_used']:.1%} of the "
-            f"{ledger['track']} limit {ledger['limit_words']:,}; remove data or pass --allow-over-budget "
-            "(recorded in the ledger)")
+            f"{ledger['track']} limit {ledger['limit_words']:,} (per language: {per_lang}); remove data or pass "
+            "--allow-over-budget (recorded in the ledger)")
 
 
 def prepare_dataset(sources: dict[str, list[Path]], out_dir: Path, track: str, *, fmt: str | None = None,
@@ -265,9 +270,12 @@ def prepare_dataset(sources: dict[str, list[Path]], out_dir: Path, track: str, *
     out_dir = Path(out_dir)
     fmt = FORMAT_ALIASES.get(fmt, fmt) if fmt is not None else None
     langs = _check_args(sources, track, fmt, on_bad_line)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"{out_dir}: exists and is not a folder; choose another --out")
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise UserError(f"{out_dir}: already exists and is not empty; choose another --out or remove it")
     listed = {lang: [list_files(p) for p in paths] for lang, paths in langs.items()}
+    _refuse_duplicates(listed)
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -280,6 +288,20 @@ def prepare_dataset(sources: dict[str, list[Path]], out_dir: Path, track: str, *
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return ledger
+
+
+def _refuse_duplicates(listed: dict) -> None:
+    """One file reached twice (named twice, or inside a folder also given) would be counted twice."""
+    first: dict[Path, tuple[str, Path]] = {}
+    for lang, found in listed.items():
+        for files, _ in found:
+            for path in files:
+                real = path.resolve()
+                if real in first:
+                    other_lang, other = first[real]
+                    raise UserError(f"{path}: given twice (also as {other} for {other_lang}); "
+                                    "each file may be counted once")
+                first[real] = (lang, path)
 
 
 def _prepare_into(tmp: Path, listed: dict, track: str, options: dict, allow_over_budget: bool,

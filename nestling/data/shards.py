@@ -7,6 +7,7 @@ into shards lives in ``nestling.data.tokenize``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,20 @@ def _open(path: Path, dtype: np.dtype) -> np.ndarray:
     return np.memmap(path, dtype=dtype, mode="r")
 
 
+def tokenizer_sha256(dataset_dir: Path) -> str | None:
+    """sha256 of ``tokenizer/tokenizer.json``: shards record the tokenizer they were made with."""
+    path = Path(dataset_dir) / "tokenizer" / "tokenizer.json"
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def _check_tokenizer(dataset_dir: Path, lang: str, meta: dict) -> None:
+    made_with = meta.get("tokenizer_sha256")  # absent in shards written before it was recorded
+    if made_with is not None and made_with != tokenizer_sha256(dataset_dir):
+        raise UserError(f"{shard_dir(dataset_dir, lang) / 'meta.json'}: the shards were made with another tokenizer "
+                        f"than {Path(dataset_dir) / 'tokenizer'} (retrained since?); run "
+                        f"`nestling data tokenize {dataset_dir}` again")
+
+
 def load_shards(dataset_dir: str | Path, langs: list[str] | None = None) -> dict[str, LanguageShards]:
     """Open every language's shards under ``dataset_dir/shards`` (or just ``langs``)."""
     root = Path(dataset_dir) / "shards"
@@ -77,6 +92,7 @@ def load_shards(dataset_dir: str | Path, langs: list[str] | None = None) -> dict
     for lang in wanted:
         folder = root / lang
         meta = json.loads((folder / "meta.json").read_text())
+        _check_tokenizer(dataset_dir, lang, meta)
         dtype = np.dtype(meta["dtype"])
         shards[lang] = LanguageShards(lang=lang, train=_open(folder / "train.bin", dtype),
                                       val=_open(folder / "val.bin", dtype), meta=meta)

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from nestling.data import counting
 from nestling.data.prepare import format_table, load_ledger
-from nestling.data.shards import token_dtype
+from nestling.data.shards import token_dtype, tokenizer_sha256
 from nestling.data.tokenizer import BOS, EOS, PAD, clean_files
 from nestling.errors import UserError
 
@@ -210,6 +210,7 @@ def tokenize_dataset(dataset_dir: Path, val_fraction: float = 0.01, workers: int
             val_every = choose_val_every(tok, path, val_fraction, min_val_tokens)
             counts = _encode_language(tok, tokenizer_json, path, tmp / lang, val_every, dtype, workers, chunk_bytes)
             metas[lang] = _meta(lang, counts, ledger["track"], tok, vocab_size, dtype, val_every)
+            metas[lang]["tokenizer_sha256"] = tokenizer_sha256(dataset_dir)
             (tmp / lang / "meta.json").write_text(json.dumps(metas[lang], indent=2) + "\n")
         shutil.rmtree(dataset_dir / "shards", ignore_errors=True)
         tmp.rename(dataset_dir / "shards")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 
 from nestling.errors import UserError
 from nestling.evaluation.aggregate import aggregate
@@ -14,6 +16,7 @@ from nestling.evaluation.fast import fast_subset, per_uid_for
 from nestling.evaluation.results import SCHEMA_VERSION, SCORING_RULE
 from nestling.evaluation.scoring import resolve_device, score_texts
 from nestling.evaluation.tasks import Task, load_tasks
+from nestling.evaluation.trust import HINT, allow_remote_code
 
 
 def resolve_revision(model_dir: str | Path, revision: str | None) -> Path | str:
@@ -36,19 +39,54 @@ def resolve_revision(model_dir: str | Path, revision: str | None) -> Path | str:
 
 
 def load_model(location: Path | str, *, revision: str | None = None, device: str = "auto",
-               dtype: torch.dtype = torch.float32):
-    """AutoModelForCausalLM (trust_remote_code) + AutoTokenizer, on ``device``, in eval mode."""
+               dtype: torch.dtype = torch.float32, trust_remote_code: bool = False):
+    """AutoModelForCausalLM + AutoTokenizer, on ``device``, in eval mode.
+
+    The folder's own code runs only with ``trust_remote_code`` or when it is nestling's shipped code
+    (see nestling.evaluation.trust); a damaged or unsafe folder is a UserError, never a traceback.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     hub = {"revision": revision} if isinstance(location, str) and revision else {}
     if isinstance(location, Path) and not (location / "config.json").is_file():
         raise UserError(f"{location}: no config.json (not a transformers model folder)")
+    remote = allow_remote_code(location, trust_remote_code)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=True, **hub)
-        model = AutoModelForCausalLM.from_pretrained(location, trust_remote_code=True, dtype=dtype, **hub)
-    except (OSError, ValueError) as err:
-        raise UserError(f"{location}: cannot load model/tokenizer ({str(err).splitlines()[0]})") from None
+        tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=remote, **hub)
+        model = AutoModelForCausalLM.from_pretrained(location, trust_remote_code=remote, dtype=dtype, **hub)
+    except LOAD_ERRORS as err:
+        raise UserError(f"{location}: cannot load model/tokenizer ({_load_reason(err)})") from None
+    vocab = getattr(model.config, "vocab_size", None)
+    if isinstance(vocab, int) and len(tokenizer) > vocab:
+        raise UserError(f"{location}: the tokenizer has {len(tokenizer)} tokens but the model only {vocab} "
+                        "(tokenizer and weights come from different runs)")
     return model.to(resolve_device(device)).eval(), tokenizer
+
+
+try:  # huggingface_hub >= 0.35: strict config dataclasses (transformers 5) raise this for a wrong type
+    from huggingface_hub.errors import StrictDataclassError
+except ImportError:  # older hub (transformers 4.x): wrong types surface as TypeError/ValueError
+    StrictDataclassError = ValueError
+
+# What a broken, foreign or unsafe model folder raises inside transformers / torch / safetensors.
+LOAD_ERRORS = (OSError, ValueError, TypeError, KeyError, RuntimeError, pickle.UnpicklingError, SafetensorError,
+               StrictDataclassError)
+
+
+def _load_reason(err: Exception) -> str:
+    text = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    if isinstance(err, pickle.UnpicklingError) or "weights_only" in str(err):
+        return "a pickled weights file that torch refuses to load safely; use a model.safetensors folder"
+    if "trust_remote_code" in str(err):
+        return f"the model needs its own code; {HINT}"
+    return text[:300]
+
+
+def check_batch(batch_size: int, max_tokens: int) -> None:
+    """Scoring needs at least one string and one token per forward pass."""
+    for name, value in (("batch size", batch_size), ("max tokens", max_tokens)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UserError(f"{name} must be a positive integer, got {value!r}")
 
 
 def read_words_seen(location: Path | str) -> int | None:
@@ -110,10 +148,11 @@ def evaluate_loaded(model, tokenizer, tasks: list[Task], *, model_name: str, rev
 def evaluate_model(model_dir: str | Path, data_paths: list[Path], *, task_format: str = "auto",
                    group_by: str | None = None, fast: bool = False, batch_size: int = 64,
                    max_tokens: int = 16384, device: str = "auto", precision: str = "fp32",
-                   seed: int = 0, revision: str | None = None, progress: bool = True) -> dict:
+                   seed: int = 0, revision: str | None = None, progress: bool = True,
+                   trust_remote_code: bool = False) -> dict:
     """Zero-shot minimal-pair evaluation of one causal LM, scored as the official BabyLM pipeline.
 
-    model_dir: a transformers model folder (custom code allowed), a run folder with ``revision``
+    model_dir: a transformers model folder, a run folder with ``revision``
     (``checkpoints/<revision>/`` or ``<revision>/``), or a hub id (``revision`` = branch).
     data_paths: jsonl files or folders of jsonl files, one task each (format auto-detected unless
     ``task_format`` is given; ``group_by`` names the UID key of generic sentence_good/bad files).
@@ -121,9 +160,10 @@ def evaluate_model(model_dir: str | Path, data_paths: list[Path], *, task_format
     batch_size / max_tokens: strings and padded tokens per forward pass. precision: "fp32" or
     "bf16" (CUDA autocast). seed: tie-break seed. Returns the result dict (nothing is written).
     """
+    check_batch(batch_size, max_tokens)
     tasks = prepare_tasks(data_paths, task_format=task_format, group_by=group_by, fast=fast)
     location = resolve_revision(model_dir, revision)
-    model, tokenizer = load_model(location, revision=revision, device=device)
+    model, tokenizer = load_model(location, revision=revision, device=device, trust_remote_code=trust_remote_code)
     return evaluate_loaded(model, tokenizer, tasks, model_name=str(model_dir), revision=revision,
                            words_seen=read_words_seen(location), fast=fast, seed=seed,
                            batch_size=batch_size, max_tokens=max_tokens, precision=precision,

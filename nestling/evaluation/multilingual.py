@@ -268,8 +268,9 @@ def _scores(raw: dict) -> dict:
 
 
 def make_lm(location: str | Path, *, backend: str, device: str, batch_size, trust_remote_code: bool):
-    """The lm-eval model object for one revision folder."""
+    """The lm-eval model object for one revision folder (its own code runs as nestling.evaluation.trust allows)."""
     from nestling.evaluation.scoring import resolve_device
+    from nestling.evaluation.trust import allow_remote_code
 
     if backend == "nestling":
         from nestling.evaluation.lmeval_backend import NestlingLM as cls
@@ -277,9 +278,10 @@ def make_lm(location: str | Path, *, backend: str, device: str, batch_size, trus
         from lm_eval.models.huggingface import HFLM as cls
     else:
         raise UserError(f"unknown lm-eval backend {backend!r}; choose nestling or hf")
+    remote = allow_remote_code(Path(location), trust_remote_code)
     try:
         return cls(pretrained=str(location), device=str(resolve_device(device)), batch_size=batch_size,
-                   trust_remote_code=trust_remote_code)
+                   trust_remote_code=remote)
     except (OSError, ValueError) as err:
         raise UserError(f"{location}: cannot load model ({str(err).splitlines()[0][:200]})") from None
 

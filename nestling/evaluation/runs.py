@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 from transformers.utils import logging as hf_logging
 
 from nestling.errors import UserError
-from nestling.evaluation.evaluate import evaluate_loaded, load_model, prepare_tasks, read_words_seen
+from nestling.evaluation.evaluate import check_batch, evaluate_loaded, load_model, prepare_tasks, read_words_seen
 
 _MILESTONE = re.compile(r"^chck_(\d+(?:\.\d+)?)([KMB]?)$")
 _SCALE = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9}
@@ -93,13 +93,14 @@ def evaluate_run(run_dir: str | Path, data_paths: list[Path], *, revisions: str 
                  task_format: str = "auto", group_by: str | None = None, fast: bool = False,
                  batch_size: int = 64, max_tokens: int = 16384, device: str = "auto",
                  precision: str = "fp32", seed: int = 0, plot_path: str | Path | None = None,
-                 progress: bool = True) -> dict:
+                 progress: bool = True, trust_remote_code: bool = False) -> dict:
     """Evaluate each revision of a run (every chck_* by words seen, then final) on the same tasks.
 
     Data is read once; each revision is loaded, scored and freed in turn. Returns the run result
     (schema in nestling.evaluation.results) with a learning curve; writes nothing except the
     PNG at ``plot_path`` when given. Other keywords as in ``evaluate_model``.
     """
+    check_batch(batch_size, max_tokens)
     selected = select_revisions(run_dir, revisions)
     tasks = prepare_tasks(data_paths, task_format=task_format, group_by=group_by, fast=fast)
     per_revision = {}
@@ -108,7 +109,7 @@ def evaluate_run(run_dir: str | Path, data_paths: list[Path], *, revisions: str 
     if many:
         hf_logging.disable_progress_bar()  # the per-revision "Loading weights" bars would flood the log
     for name, folder in tqdm(selected.items(), desc="revisions", unit="rev", disable=not (progress and many)):
-        model, tokenizer = load_model(folder, device=device)
+        model, tokenizer = load_model(folder, device=device, trust_remote_code=trust_remote_code)
         per_revision[name] = evaluate_loaded(
             model, tokenizer, tasks, model_name=str(run_dir), revision=name,
             words_seen=read_words_seen(folder), fast=fast, seed=seed, batch_size=batch_size,
@@ -130,15 +131,6 @@ def is_run_dir(path: str | Path) -> bool:
     return not (path / "config.json").is_file() and bool(list_revisions(path)) if path.is_dir() else False
 
 
-def _read_json(path: Path) -> dict:
-    import json
-
-    try:
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except (OSError, ValueError):
-        return {}
-
-
 def write_run_outputs(run_result: dict, out_json: str | Path) -> dict[str, Path]:
     """Write a run's results JSON, its learning-curve table (.md) and plot (.png) side by side.
 
@@ -148,12 +140,22 @@ def write_run_outputs(run_result: dict, out_json: str | Path) -> dict[str, Path]
     from nestling.evaluation.results import format_learning_curve, write_results, write_text_atomic
 
     out_json = Path(out_json)
-    previous = _read_json(out_json)
-    if "multilingual" in previous and "multilingual" not in run_result:  # the lm-eval suite's section stays
-        run_result = {**run_result, "multilingual": previous["multilingual"]}
-    paths = {"results": write_results(run_result, out_json)}
+    paths = {"results": write_results(_keep_sections(run_result, out_json), out_json)}
     table = format_learning_curve(run_result) + "\n"
     paths["table"] = write_text_atomic(table, out_json.with_name("learning_curve.md"))
     if any(p["words_seen"] for p in run_result["learning_curve"]):
         paths["plot"] = plot_learning_curve(run_result, out_json.with_name("learning_curve.png"))
     return paths
+
+
+def _keep_sections(run_result: dict, out_json: Path) -> dict:
+    """A zero-shot rerun keeps the sections other commands wrote into the same file: `nestling finetune`'s
+    "finetune" and `nestling eval --suite multilingual`'s "multilingual"."""
+    import json
+
+    try:
+        previous = json.loads(out_json.read_text(encoding="utf-8")) if out_json.is_file() else {}
+    except json.JSONDecodeError:
+        return run_result
+    kept = {k: previous[k] for k in ("finetune", "multilingual") if k in previous and k not in run_result}
+    return {**run_result, **kept}

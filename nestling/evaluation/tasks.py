@@ -46,6 +46,10 @@ REQUIRED_KEYS = {
     "generic": ("sentence_good", "sentence_bad"),
 }
 
+# Keys whose value is text the model reads: anything but a string (e.g. null) is a broken line.
+TEXT_KEYS = {"sentence_good", "sentence_bad", "sen", "wrong_sen", "input_prefix", "Context1", "Context2",
+             "Target1", "Target2", "prefix_acceptable", "prefix_unacceptable", "property_phrase"}
+
 # Folder names that say nothing about the task; the parent folder names it instead.
 _ANONYMOUS_DIRS = {"data", "eval", "test", "dev", "jsonl", "full_eval", "fast_eval"}
 
@@ -97,8 +101,12 @@ def detect_format(record: dict, group_by: str | None = None) -> str | None:
 def read_jsonl(path: Path) -> list[dict]:
     """Parse a jsonl file; a bad line raises UserError naming the file and line number."""
     records = []
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        for line_no, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise UserError(f"{path}:{line_no}: not valid UTF-8 (byte {err.start + 1} of the line)") from None
             if not line.strip():
                 continue
             try:
@@ -148,7 +156,7 @@ def _decode(record: dict, fmt: str, path: Path, index: int, group_by: str | None
                     _sentences(record["sen"], record["wrong_sen"]))
     if fmt == "entity_tracking":
         options = record["options"]
-        if not isinstance(options, list) or len(options) < 2:
+        if not isinstance(options, list) or len(options) < 2 or not all(isinstance(o, str) for o in options):
             raise UserError(f"{path}:{index + 1}: 'options' must be a list of at least 2 strings")
         prefix = record["input_prefix"]
         return Item(f"{stem}_{record['numops']}_ops", stem, None, key,
@@ -174,6 +182,9 @@ def _check_keys(record: dict, fmt: str, path: Path, line_no: int, group_by: str 
     if missing:
         raise UserError(f"{path}:{line_no}: missing {', '.join(missing)} for format {fmt!r} "
                         f"(expected keys: {', '.join(expected)})")
+    for key in expected:
+        if key in TEXT_KEYS and not isinstance(record[key], str):
+            raise UserError(f"{path}:{line_no}: {key!r} must be a string, got {json.dumps(record[key])}")
 
 
 def load_file(path: Path, task_format: str = "auto", group_by: str | None = None) -> tuple[str, list[Item]]:

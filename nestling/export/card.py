@@ -222,6 +222,16 @@ def _epochs(run: Run) -> str:
     return ", ".join(f"{lang} {x:.2f}" for lang, x in epochs.items())
 
 
+def _over_epochs(summary: dict) -> str:
+    """The languages trained past BabyLM's 10 epochs (possible only with budget.allow_over_epochs), or "no"."""
+    epochs = summary.get("epochs")
+    if not isinstance(epochs, dict) or not epochs:
+        return NOT_RECORDED
+    over = {lang: x for lang, x in epochs.items() if isinstance(x, (int, float)) and x > 10 * (1 + 1e-9)}
+    shown = ", ".join(f"{lang} {x:.2f}" for lang, x in over.items())
+    return f"yes, allowed by `budget.allow_over_epochs`: {shown}" if over else "no"
+
+
 def _training_section(run: Run) -> str:
     s = run.summary or {}
     optimizer, schedule, batch = s.get("optimizer") or {}, s.get("schedule") or {}, s.get("batch") or {}
@@ -239,7 +249,7 @@ def _training_section(run: Run) -> str:
     rows += [[f"`batch.{k}`", fmt_value(v)] for k, v in flatten(batch).items()] or [["Batch", NOT_RECORDED]]
     rows += [["Steps", fmt_int(s.get("steps"))], ["Skipped steps", fmt_int(s.get("skipped_steps"))],
              ["Tokens seen", fmt_int(s.get("tokens_seen"))], ["Words seen", fmt_int(s.get("words_seen"))],
-             ["Epochs", _epochs(run)],
+             ["Epochs", _epochs(run)], ["Past BabyLM's 10-epoch limit", _over_epochs(s)],
              ["Hardware", fmt_value(s.get("hardware"))], ["Device", fmt_value(s.get("device"))],
              ["Training wall-clock", fmt_duration(s.get("wall_clock_s"))],
              ["Final validation loss", fmt_float(s.get("final_val_loss"))],
@@ -377,12 +387,18 @@ def _recipe_section(run: Run) -> str | None:
             f"<details>\n<summary>recipe.yaml</summary>\n\n```yaml\n{text}\n```\n\n</details>")
 
 
+def finetune_card_section(run: Run, compare: Run | None) -> str | None:
+    from .finetune import finetune_card_section as section  # a separate module: fine-tuning's own table
+
+    return section(run, compare)
+
+
 def render_card(run: Run, *, compare: Run | None = None, revision: Checkpoint | None = None,
                 repo_id: str | None = None, license: str = "apache-2.0", datasets: list[str] | None = None) -> str:
     """The card of an already-loaded run; `render_model_card` is the path-based entry point."""
     sections = [_front_matter(run, license, datasets), _overview(run, revision), _data_section(run),
                 _mixing_section(run), _architecture_section(run), _training_section(run),
-                _results_section(run, compare), _multilingual_section(run), _revisions_section(run), _usage_section(run, repo_id),
+                _results_section(run, compare), finetune_card_section(run, compare), _multilingual_section(run), _revisions_section(run), _usage_section(run, repo_id),
                 _recipe_section(run),
                 "## Citation\n\n```bibtex\n" + CITATION + "\n```"]
     return "\n\n".join(s for s in sections if s) + "\n"

@@ -251,6 +251,12 @@ _STYLE = ("body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:
           "th{background:#f3f3f3}img{max-width:100%}figure{margin:1.5em 0}")
 
 
+def _finetune_table(runs: list[Run], names: list[str]) -> str:
+    from nestling.export.finetune import finetune_report_table
+
+    return finetune_report_table(runs, names) or ""
+
+
 def _html(runs: list[Run], names: list[str], plots: list[tuple[str, str, bool]]) -> str:
     title = "nestling run report: " + ", ".join(names)
     parts = [f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -258,7 +264,7 @@ def _html(runs: list[Run], names: list[str], plots: list[tuple[str, str, bool]])
              f"<h1>{html.escape(title)}</h1>\n<h2>Runs</h2>\n",
              "<ul>\n" + "".join(f"<li>{html.escape(n)}: <code>{html.escape(str(r.path))}</code></li>\n"
                                 for n, r in zip(names, runs)) + "</ul>\n",
-             _summary_table(runs, names), "\n<h2>Plots</h2>\n"]
+             _summary_table(runs, names), _finetune_table(runs, names), "\n<h2>Plots</h2>\n"]
     for file, caption, drawn in plots:
         if drawn:
             parts.append(f"<figure>\n<img src=\"{file}\" alt=\"{html.escape(caption)}\">\n"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -38,9 +39,10 @@ def uriel_code(lang: str) -> str:
 
 def default_cache_path() -> Path:
     """``$NESTLING_CACHE_DIR/uriel_features.json``, else under ``$XDG_CACHE_HOME`` or ``~/.cache``."""
-    root = os.environ.get("NESTLING_CACHE_DIR")
+    # An empty variable counts as unset, as the XDG specification says.
+    root = os.environ.get("NESTLING_CACHE_DIR") or None
     if root is None:
-        root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "nestling"
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nestling"
     return Path(root) / "uriel_features.json"
 
 
@@ -63,15 +65,34 @@ def _write_cache(path: Path, cache: dict) -> None:
     os.replace(tmp, path)
 
 
-def _query_lang2vec(codes: list[str], feature_set: str) -> tuple[list[str], dict[str, list[float | None]]]:
-    """Feature names and per-language values (None where URIEL has no value) straight from lang2vec."""
+def import_lang2vec():
+    """The ``lang2vec.lang2vec`` module, from the installed package, however nestling was started.
+
+    The lang2vec distribution also installs a *script* ``bin/lang2vec.py``. A console script (``nestling``,
+    ``torchrun``) runs with its own folder, that ``bin/``, first on ``sys.path``, so a plain
+    ``import lang2vec`` finds the script and fails on its missing data files. Folders holding a
+    ``lang2vec.py`` file are therefore left out of ``sys.path`` for this one import (and a script module
+    imported earlier by mistake is dropped), so only the package can be found.
+    """
     import warnings
 
-    with warnings.catch_warnings():
-        # lang2vec imports pkg_resources, which warns on every import in recent setuptools.
-        warnings.simplefilter("ignore")
-        import lang2vec.lang2vec as l2v
+    if (loaded := sys.modules.get("lang2vec")) is not None and not hasattr(loaded, "__path__"):
+        del sys.modules["lang2vec"]
+    saved = list(sys.path)
+    sys.path[:] = [p for p in saved if not os.path.isfile(os.path.join(p or os.curdir, "lang2vec.py"))]
+    try:
+        with warnings.catch_warnings():
+            # lang2vec imports pkg_resources, which warns on every import in recent setuptools.
+            warnings.simplefilter("ignore")
+            import lang2vec.lang2vec as l2v
+    finally:
+        sys.path[:] = saved
+    return l2v
 
+
+def _query_lang2vec(codes: list[str], feature_set: str) -> tuple[list[str], dict[str, list[float | None]]]:
+    """Feature names and per-language values (None where URIEL has no value) straight from lang2vec."""
+    l2v = import_lang2vec()
     unknown = [code for code in codes if code not in l2v.LANGUAGES]
     if unknown:
         raise UserError(f"URIEL (lang2vec) does not know language(s) {', '.join(unknown)}")

@@ -44,7 +44,9 @@ def plan_batch(global_batch: int, seq_len: int, micro_batch: int | str, world_si
     """Split ``global_batch`` over ranks and micro-batches.
 
     ``micro_batch="auto"`` takes the largest divisor of the per-rank batch for which ``fits(micro)`` is
-    true (on CUDA, a trial forward/backward), else the largest divisor <= CPU_MICRO_BATCH.
+    true (on CUDA, a trial forward/backward), else the largest divisor <= CPU_MICRO_BATCH. A number is
+    the most sequences per forward pass: the largest divisor of the per-rank batch up to it, so one
+    recipe runs on any number of processes (the gradient is the same; summary.json records the plan).
     """
     if global_batch % world_size:
         raise UserError(f"batch.global_batch={global_batch} must be divisible by the {world_size} processes")
@@ -58,9 +60,9 @@ def plan_batch(global_batch: int, seq_len: int, micro_batch: int | str, world_si
             if not micro:
                 raise UserError(f"not even one sequence of batch.seq_len={seq_len} fits on the device")
     else:
-        micro = int(micro_batch)
-        if micro < 1 or per_rank % micro:
-            raise UserError(f"batch.micro_batch={micro} must divide the per-process batch {per_rank}")
+        if int(micro_batch) < 1:
+            raise UserError(f"batch.micro_batch must be auto or a positive integer, got {micro_batch}")
+        micro = next(d for d in divisors_desc(per_rank) if d <= int(micro_batch))
     return BatchPlan(global_batch, per_rank, micro, per_rank // micro, seq_len)
 
 

@@ -10,12 +10,17 @@ import contextlib
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
+
+from nestling.errors import UserError
+from nestling.training.safe_state import DamagedState, read_state, write_state
 
 STATE_DIR = "state"
-STATE_FILE = "state.pt"
+META_FILE = "meta.json"
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -31,6 +36,17 @@ def _publish(tmp: Path, final: Path) -> None:
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
+
+
+@contextlib.contextmanager
+def _writing(tmp: Path, final: Path):
+    """A failed write (disk full, permissions) removes its temporary folder; the last good copy stays."""
+    try:
+        yield
+    except (OSError, SafetensorError) as err:  # safetensors reports a full disk as SafetensorError
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
+        raise UserError(f"{final}: cannot write ({reason}); the previous complete copy, if any, is kept") from None
 
 
 def assert_finite(model: torch.nn.Module) -> None:
@@ -63,13 +79,14 @@ def save_model_folder(model, tokenizer_dir: Path, folder: Path, info: dict) -> P
     tmp = folder.with_name(f".tmp-{folder.name}")
     shutil.rmtree(tmp, ignore_errors=True)
     # Master weights stay fp32 (autocast computes in bf16 but never casts the parameters), so F32 on disk.
-    with _quiet_transformers():
-        model.save_pretrained(tmp)
-    for path in Path(tokenizer_dir).iterdir():
-        if path.is_file():
-            shutil.copy2(path, tmp / path.name)
-    (tmp / "checkpoint.json").write_text(json.dumps(info, indent=2) + "\n")
-    _publish(tmp, folder)
+    with _writing(tmp, folder):
+        with _quiet_transformers():
+            model.save_pretrained(tmp)
+        for path in Path(tokenizer_dir).iterdir():
+            if path.is_file():
+                shutil.copy2(path, tmp / path.name)
+        (tmp / "checkpoint.json").write_text(json.dumps(info, indent=2) + "\n")
+        _publish(tmp, folder)
     return folder
 
 
@@ -77,9 +94,10 @@ def copy_model_folder(src: Path, folder: Path, info: dict) -> Path:
     """A second milestone crossed in the same step: same weights, its own checkpoint.json."""
     tmp = folder.with_name(f".tmp-{folder.name}")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(src, tmp)
-    (tmp / "checkpoint.json").write_text(json.dumps(info, indent=2) + "\n")
-    _publish(tmp, folder)
+    with _writing(tmp, folder):
+        shutil.copytree(src, tmp)
+        (tmp / "checkpoint.json").write_text(json.dumps(info, indent=2) + "\n")
+        _publish(tmp, folder)
     return folder
 
 
@@ -88,30 +106,45 @@ def state_folder(run_dir: Path, step: int) -> Path:
 
 
 def save_state(run_dir: Path, step: int, state: dict, keep_last: int) -> Path:
-    """Write ``state`` (torch-serialisable) as state/step_XXXXXXXX/state.pt atomically; keep the last N."""
+    """Write ``state`` as state/step_XXXXXXXX/ (JSON + safetensors, no pickle) atomically; keep the last N."""
     folder = state_folder(run_dir, step)
     tmp = folder.with_name(f".tmp-{folder.name}")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    torch.save(state, tmp / STATE_FILE)
-    (tmp / "meta.json").write_text(json.dumps({"step": step}) + "\n")
-    _publish(tmp, folder)
+    with _writing(tmp, folder):
+        tmp.mkdir(parents=True)
+        write_state(tmp, state)
+        (tmp / META_FILE).write_text(json.dumps({"step": step}) + "\n")
+        _publish(tmp, folder)
     for old in list_states(run_dir)[:-keep_last] if keep_last > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
     return folder
 
 
 def list_states(run_dir: Path) -> list[Path]:
-    """Complete state folders, oldest first (temporary folders are ignored)."""
+    """Published state folders, oldest first (temporary folders are ignored)."""
     root = Path(run_dir) / STATE_DIR
     if not root.is_dir():
         return []
-    return sorted(p for p in root.glob("step_*") if (p / STATE_FILE).is_file() and (p / "meta.json").is_file())
+    return sorted(p for p in root.glob("step_*") if (p / META_FILE).is_file())
 
 
 def load_latest_state(run_dir: Path) -> dict | None:
-    """The newest complete training state of ``run_dir``, or None."""
+    """The newest readable training state of ``run_dir``, or None when it has none.
+
+    A damaged newest state (truncated by a kill or a full disk) falls back to the one before, saying
+    so on stderr. A state nestling did not write (a pickle) is refused, never loaded.
+    """
     states = list_states(run_dir)
-    if not states:
-        return None
-    return torch.load(states[-1] / STATE_FILE, map_location="cpu", weights_only=False)
+    damaged = []
+    for folder in reversed(states):
+        try:
+            state = read_state(folder)
+        except DamagedState as err:
+            damaged.append(str(err))
+            continue
+        for why in damaged:
+            sys.stderr.write(f"nestling: skipping a damaged training state: {why}; resuming from {folder}\n")
+        return state
+    if damaged:
+        raise UserError(f"{run_dir}: no readable training state ({damaged[0]})")
+    return None

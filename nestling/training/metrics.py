@@ -16,8 +16,16 @@ def truncate_after(path: Path, step: int) -> None:
     """Drop records past ``step`` (written after the state we resume from; they will be written again)."""
     if not path.is_file():
         return
-    kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= step]
+    kept = [line for line in path.read_text().splitlines() if _record_step(line) <= step]
     path.write_text("".join(line + "\n" for line in kept))
+
+
+def _record_step(line: str) -> float:
+    """A record's step; a blank or partial line (a kill mid-write) counts as past every step, so it goes."""
+    try:
+        return json.loads(line).get("step", 0) if line.strip() else math.inf
+    except (json.JSONDecodeError, AttributeError):
+        return math.inf
 
 
 def _finite_or_none(value):

@@ -41,6 +41,7 @@ from nestling.training.metrics import MetricsLog, truncate_after
 from nestling.training.milestones import crossed, milestones
 from nestling.training.optim import build_optimizer
 from nestling.training.schedule import build_schedule
+from nestling.training.validate import BABYLM_MAX_EPOCHS, check_recipe
 
 
 class TrainingDiverged(UserError):
@@ -65,6 +66,7 @@ def train(recipe: dict, out_dir: Path | None = None, resume: Path | None = None)
     ``out_dir`` overrides ``runs/<date>_<method>_seed<N>/``; ``resume`` is a run directory to continue
     from its newest state. Under torchrun (RANK/WORLD_SIZE set) every process calls this; rank 0 writes.
     """
+    check_recipe(recipe)
     dist = distributed.init(recipe["run"].get("device", "auto"))
     try:
         return _train(recipe, out_dir, resume, dist)
@@ -254,6 +256,8 @@ def _check_epoch_guard(ctx: dict) -> None:
     """Past max_epochs: stop with a UserError unless allowed; when allowed, record it once per language."""
     budget, loop = ctx["recipe"]["budget"], ctx["loop"]
     max_epochs, allow = float(budget.get("max_epochs", 10)), bool(budget.get("allow_over_epochs", False))
+    # Allowed past max_epochs: still record every language past BabyLM's limit, so the summary says so.
+    max_epochs = min(max_epochs, BABYLM_MAX_EPOCHS)
     epochs = ctx["counter"].epochs()
     # No state is written here: the last periodic state stays the one to resume from (with allow_over_epochs).
     for lang, e in check_epochs(epochs, max_epochs, allow, f"step {loop.step + 1}").items():
@@ -382,7 +386,7 @@ def _check_same_run(recipe: dict, state: dict | None) -> None:
 
 def _restore(state, model, optimizer, schedule, mixer, sampler, counter, loop: LoopState) -> None:
     if state is None:
-        raise UserError("--resume: the run folder holds no complete training state (state/step_*/state.pt)")
+        raise UserError("--resume: the run folder holds no complete training state (state/step_*/)")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     schedule.load_state_dict(state["schedule"])
@@ -577,13 +581,13 @@ def _run_dir(recipe: dict, out_dir, resume, dist: Dist) -> Path:
     run_dir = Path(out_dir)
     if checkpoint.list_states(run_dir) or (run_dir / "summary.json").exists():
         raise UserError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another --out")
-    if dist.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    distributed.barrier(dist)
+    # Created by _write_run_files once the model, batch plan and budget have passed their checks:
+    # a refused recipe leaves no empty run folder behind.
     return run_dir
 
 
 def _write_run_files(recipe: dict, run_dir: Path, data: dict) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True))
     if (data["dir"] / "ledger.json").is_file():
         shutil.copy2(data["dir"] / "ledger.json", run_dir / "ledger.json")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nestling.data import counting, tokenize
-from nestling.data.shards import load_shards
+from nestling.data.shards import load_shards, tokenizer_sha256
 from nestling.data.tokenize import is_validation, tokenize_dataset, tokenize_table
 from nestling.errors import UserError
 
@@ -30,6 +30,7 @@ def test_meta_follows_the_contract(shards):
         assert len(loaded[lang].train) == meta["train_tokens"] and len(loaded[lang].val) == meta["val_tokens"]
         assert meta["words_per_token"] == pytest.approx(meta["train_words"] / meta["train_tokens"])
         assert meta["word_unit"] == counting.word_unit(lang, "strict-small")
+        assert meta["tokenizer_sha256"] == tokenizer_sha256(dataset)  # a retrained tokenizer is refused
     assert "words/token" in tokenize_table(metas)
 
 

@@ -180,3 +180,11 @@ def test_recipe_block_equals_recipe_yaml(card, demo_run):
     recipe = yaml.safe_load((demo_run / "recipe.yaml").read_text())
     assert yaml.safe_load(block) == {k: v for k, v in recipe.items() if k != "_source"}
     assert "`checkpoints.milestone_scale` to 0.0001" in card
+
+
+def test_a_run_past_ten_epochs_says_so():
+    from nestling.export.card import _over_epochs
+
+    assert _over_epochs({"epochs": {"eng": 10.0, "nld": 3.2}}) == "no"
+    assert _over_epochs({"epochs": {"eng": 15.0, "nld": 3.2}}) == "yes, allowed by `budget.allow_over_epochs`: eng 15.00"
+    assert _over_epochs({}) == "not recorded"

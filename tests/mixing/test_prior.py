@@ -65,3 +65,36 @@ def test_prior_from_vectors_hand_computed():
     soft = np.exp(s / 0.5) / np.exp(s / 0.5).sum()
     assert list(rec["pi_0"].values()) == pytest.approx(0.1 + 0.7 * soft)
     assert uriel_code("zho") == "cmn" and uriel_code("nld") == "nld"
+
+
+def test_installed_console_script_imports_lang2vec_with_an_empty_cache(tmp_path):
+    """The fresh-machine failure: the `nestling` console script runs with the venv's bin/ first on sys.path,
+    where lang2vec's own bin/lang2vec.py script shadowed the package. An empty HOME and cache force the import."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "nestling"
+    if not script.exists():
+        pytest.skip(f"no installed console script at {script} (run through `make test`, which installs nestling)")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("NESTLING_CACHE_DIR", "XDG_CACHE_HOME", "PYTHONPATH")}
+    env["HOME"] = str(home)
+    done = subprocess.run([str(script), "mix", "prior", "--langs", "eng,zho"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "pi_0" in done.stdout
+    assert (home / ".cache" / "nestling" / "uriel_features.json").is_file()
+
+
+def test_import_lang2vec_skips_a_shadowing_script(tmp_path, monkeypatch):
+    import sys
+
+    (tmp_path / "lang2vec.py").write_text("raise RuntimeError('the script, not the package')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "lang2vec", raising=False)
+    monkeypatch.delitem(sys.modules, "lang2vec.lang2vec", raising=False)
+    l2v = prior_mod.import_lang2vec()
+    assert hasattr(l2v, "get_features") and str(tmp_path) in sys.path

@@ -2,10 +2,9 @@
 
 import pytest
 import torch
-from transformers import DynamicCache
-from transformers.cache_utils import DynamicLayer, LinearAttentionLayer
 
 from nestling.models.stream_mixer import StreamMixerConfig, StreamMixerForCausalLM
+from nestling.models.stream_mixer.configuration_stream_mixer import AUTO_MAP
 
 PUBLISHED_PARAMS = 48_169_440
 
@@ -27,12 +26,14 @@ def test_reference_parameter_count_within_3_percent():
     assert abs(n - PUBLISHED_PARAMS) / PUBLISHED_PARAMS < 0.03
 
 
-def test_layer_types_drive_dynamic_cache():
-    cfg = StreamMixerConfig(num_hidden_layers=4, attention_layers=[1, 3])
-    assert cfg.layer_types == ["linear_attention", "full_attention", "linear_attention", "full_attention"]
-    cache = DynamicCache(config=cfg)
-    kinds = [type(layer) for layer in cache.layers]
-    assert kinds == [LinearAttentionLayer, DynamicLayer, LinearAttentionLayer, DynamicLayer]
+def test_auto_map_names_every_auto_class_the_official_pipelines_load():
+    # save_pretrained records only the class being saved; the official strict fine-tuning loads AutoModel.
+    cfg = StreamMixerConfig()
+    assert {"AutoConfig", "AutoModel", "AutoModelForCausalLM", "AutoModelForSequenceClassification"} <= set(cfg.auto_map)
+    # An older export's partial map is completed, not replaced.
+    old = StreamMixerConfig(auto_map={"AutoModelForCausalLM": AUTO_MAP["AutoModelForCausalLM"]},
+                            layer_types=["full_attention"] * 16)
+    assert old.auto_map == AUTO_MAP and not hasattr(old, "layer_types")
 
 
 def test_config_round_trip(tmp_path):
@@ -40,7 +41,7 @@ def test_config_round_trip(tmp_path):
     cfg.save_pretrained(tmp_path)
     back = StreamMixerConfig.from_pretrained(tmp_path)
     assert back.attention_layers == [5, 10] and back.chunk_size == 32 and back.n_streams == 16
-    assert back.layer_types == cfg.layer_types
+    assert back.auto_map == cfg.auto_map
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,7 @@ def test_incremental_decoding_equals_full_forward(layout):
         tail = model(x[:, 11:], past_key_values=cache, use_cache=True).logits
         torch.testing.assert_close(torch.cat([head, tail], 1), full, atol=1e-5, rtol=1e-5)
     assert cache.get_seq_length() == x.shape[1]
-    mixer_state = cache.layers[[i for i in range(3) if i not in LAYOUTS[layout]][0]].recurrent_states[0]
+    mixer_state = cache.states[[i for i in range(3) if i not in LAYOUTS[layout]][0]]
     assert mixer_state.shape == (2, TINY["n_streams"], TINY["stream_dim"])  # constant size, whatever the length
 
 
@@ -186,6 +186,19 @@ with torch.no_grad():
     a = m.generate(e["x"], max_new_tokens=32, do_sample=False, use_cache=True)
     b = m.generate(e["x"], max_new_tokens=32, do_sample=False, use_cache=False)
 assert torch.equal(a, b) and torch.equal(a, e["gen"]), "generation differs"
+with torch.no_grad():
+    beam = [m.generate(e["x"], max_new_tokens=8, num_beams=3, do_sample=False, use_cache=c) for c in (True, False)]
+assert torch.equal(*beam), "beam search differs with the cache"
+# The official strict fine-tuning loads AutoModel and reads the final hidden states.
+from transformers import AutoModel, AutoModelForSequenceClassification
+base = AutoModel.from_pretrained({str(path)!r}, trust_remote_code=True).eval()
+with torch.no_grad():
+    out = base(e["x"], output_hidden_states=True)
+    ref = m(e["x"], output_hidden_states=True).hidden_states
+assert type(base).__name__ == "StreamMixerModel" and len(out.hidden_states) == len(ref)
+assert torch.equal(out.last_hidden_state, ref[-1]), "AutoModel hidden states differ"
+clf = AutoModelForSequenceClassification.from_pretrained({str(path)!r}, trust_remote_code=True, num_labels=3)
+assert clf(e["x"]).logits.shape == (1, 3)
 print("ok", type(m).__module__)
 """
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -276,12 +289,11 @@ def _one_shot_and_segmented(model, segment, **kwargs):
 
 def _assert_same_cache(a, b):
     assert a.get_seq_length() == b.get_seq_length() and a.tokens_seen == b.tokens_seen
-    for la, lb in zip(a.layers, b.layers):
-        if hasattr(la, "keys") and isinstance(la.keys, torch.Tensor):
-            torch.testing.assert_close(la.keys, lb.keys, atol=1e-5, rtol=1e-5)
-            torch.testing.assert_close(la.values, lb.values, atol=1e-5, rtol=1e-5)
-        else:
-            torch.testing.assert_close(la.recurrent_states[0], lb.recurrent_states[0], atol=1e-5, rtol=1e-5)
+    for store in ("states", "keys", "values"):
+        for ta, tb in zip(getattr(a, store), getattr(b, store)):
+            assert (ta is None) == (tb is None)
+            if ta is not None:
+                torch.testing.assert_close(ta, tb, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -357,3 +369,39 @@ def test_batch_select_fans_a_prefix_cache_out_to_continuations(layout):
         cache.batch_select_indices(rows)
         tail = model(x[rows, 9:], past_key_values=cache, use_cache=True).logits
     torch.testing.assert_close(tail, full[:, 9:], atol=1e-5, rtol=1e-5)
+
+
+def test_output_hidden_states_one_per_block_input_plus_final():
+    model, x = tiny_model(), ids(B=2, T=9)
+    with torch.no_grad():
+        out = model(x, output_hidden_states=True, use_cache=False)
+        base = model.model(x, use_cache=False)
+    assert len(out.hidden_states) == model.config.num_hidden_layers + 1
+    torch.testing.assert_close(out.hidden_states[-1], base.last_hidden_state)
+    torch.testing.assert_close(out.hidden_states[0], model.model.embed_tokens(x))
+    # The segment-wise prefill gives the same hidden states as one pass.
+    model.config.prefill_segment = 4
+    with torch.no_grad():
+        seg = model(x, output_hidden_states=True, use_cache=False)
+    for a, b in zip(seg.hidden_states, out.hidden_states):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_sequence_classifier_same_prediction_left_or_right_padded(layout):
+    from nestling.models.stream_mixer import StreamMixerForSequenceClassification
+
+    torch.manual_seed(0)
+    config = tiny_model(attention_layers=LAYOUTS[layout]).config
+    config.num_labels, config.pad_token_id = 3, 0
+    clf = StreamMixerForSequenceClassification(config).eval()
+    rows = [ids(B=1, T=n)[0].clamp(min=1) for n in (5, 9)]  # 0 is the padding id
+    alone = torch.cat([clf(r[None]).logits for r in rows])
+    pad = lambda r, left: torch.cat([r.new_zeros(9 - len(r)), r] if left else [r, r.new_zeros(9 - len(r))])
+    for left in (True, False):
+        batch = torch.stack([pad(r, left) for r in rows])
+        mask = torch.stack([pad(torch.ones_like(r), left) for r in rows])
+        torch.testing.assert_close(clf(batch, attention_mask=mask).logits, alone, atol=1e-5, rtol=1e-5)
+    loss = clf(rows[1][None], labels=torch.tensor([2])).loss
+    loss.backward()
+    assert clf.score.weight.grad is not None and torch.isfinite(loss)

@@ -84,11 +84,12 @@ BASE_RECIPE = {
 
 
 def recipe(data_dir: Path, **sections) -> dict:
-    """BASE_RECIPE on ``data_dir`` with sections updated: recipe(d, run={"log_every": 2})."""
+    """BASE_RECIPE on ``data_dir`` with sections updated: recipe(d, run={"log_every": 2}) (model: replaced)."""
     r = copy.deepcopy(BASE_RECIPE)
     r["data"]["dir"] = str(data_dir)
     for key, value in sections.items():
-        if isinstance(value, dict):
+        # A model section replaces the Llama one: a stream mixer has no num_key_value_heads.
+        if isinstance(value, dict) and key != "model":
             r[key].update(value)
         else:
             r[key] = value

@@ -24,8 +24,10 @@ def test_plan_batch_keeps_the_global_batch_exact():
     assert plan_batch(8, 4, 2, world_size=2).accum == 2
     with pytest.raises(UserError, match="divisible"):
         plan_batch(9, 4, "auto", world_size=2)
+    # A number is an upper bound: it adapts to the per-process batch (torchrun with a 1-process recipe).
+    assert (plan_batch(8, 4, 3, world_size=1).micro, plan_batch(32, 4, 32, world_size=2).micro) == (2, 16)
     with pytest.raises(UserError, match="micro_batch"):
-        plan_batch(8, 4, 3, world_size=1)
+        plan_batch(8, 4, 0, world_size=1)
 
 
 def test_gradient_accumulation_equals_the_full_batch():

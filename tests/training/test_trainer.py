@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 
 from nestling.errors import UserError
 from nestling.training import trainer
+from nestling.training.safe_state import read_state
 from nestling.training.trainer import TrainingDiverged, train
 from tests.training.helpers import STREAM_MIXER, make_dataset, recipe
 
@@ -135,7 +136,7 @@ def test_non_finite_steps_are_skipped_counted_and_stop_the_run(data, tmp_path, m
     with pytest.raises(TrainingDiverged, match="3 consecutive non-finite"):
         train(recipe(data, checkpoints={"milestone_scale": 1e-3}), out_dir=tmp_path / "diverged")
     states = sorted((tmp_path / "diverged" / "state").iterdir())
-    assert states and all(torch.isfinite(v).all() for v in torch.load(states[-1] / "state.pt", weights_only=False)["model"].values())
+    assert states and all(torch.isfinite(v).all() for v in read_state(states[-1])["model"].values())
     assert not (tmp_path / "diverged" / "final").exists()
 
 
@@ -144,11 +145,22 @@ def test_ten_epoch_guard_stops_or_records(tmp_path):
     r = recipe(small, budget={"max_steps": 4, "max_epochs": 2})  # 4 x 256 tokens = 2.56 epochs of 400
     with pytest.raises(UserError, match="pass 2 epochs.*allow_over_epochs"):
         train(r, out_dir=tmp_path / "stopped")
+    assert not (tmp_path / "stopped").exists()  # a refused run leaves no empty folder
     r["budget"]["allow_over_epochs"] = True
     run = train(r, out_dir=tmp_path / "allowed")
     summary = json.loads((run / "summary.json").read_text())
     assert summary["finished"] and summary["over_epochs"]["eng"] == pytest.approx(1024 / 400)
     assert records(run, "over_epochs")[0]["step"] == 4
+
+
+def test_a_higher_max_epochs_needs_the_flag_and_is_recorded_against_babylms_ten(tmp_path):
+    small = make_dataset(tmp_path / "small", train_tokens=400, val_tokens=200)
+    r = recipe(small, budget={"max_steps": 17, "max_epochs": 20})  # 17 x 256 tokens = 10.9 epochs of 400
+    with pytest.raises(UserError, match="10-epoch limit"):
+        train(r, out_dir=tmp_path / "refused")
+    r["budget"]["allow_over_epochs"] = True
+    summary = json.loads((train(r, out_dir=tmp_path / "run") / "summary.json").read_text())
+    assert summary["over_epochs"]["eng"] == pytest.approx(17 * 256 / 400)
 
 
 def test_stream_mixer_trains_and_its_checkpoints_carry_their_code(data, tmp_path):

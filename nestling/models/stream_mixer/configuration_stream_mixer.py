@@ -1,17 +1,29 @@
-"""Configuration of the Hybrid Stream Mixer (self-contained: exported checkpoints carry this file)."""
+"""Configuration of the Hybrid Stream Mixer (self-contained: exported checkpoints carry this file).
+
+Written against the part of transformers' config API that has not moved between 4.51 (the strict BabyLM
+pipeline's pin) and 5.x: a ``PretrainedConfig`` subclass with an explicit ``__init__`` that sets its own
+attributes and hands the common ones (``pad_token_id``, ``tie_word_embeddings``, ...) to the base class.
+"""
 
 from __future__ import annotations
 
-from dataclasses import field
-
-from huggingface_hub.dataclasses import strict
-from transformers import PreTrainedConfig
+from transformers import PretrainedConfig
 
 MIXER_IMPLS = ("chunked", "reference")
 
+# Every auto class an exported checkpoint answers to. The official strict pipeline loads submissions with
+# AutoModelForCausalLM (zero-shot, reading) and AutoModel (fine-tuning); the multilingual fine-tuning
+# script uses AutoModelForSequenceClassification. save_pretrained only records the class being saved, so
+# the whole map is a config default.
+AUTO_MAP = {
+    "AutoConfig": "configuration_stream_mixer.StreamMixerConfig",
+    "AutoModel": "modeling_stream_mixer.StreamMixerModel",
+    "AutoModelForCausalLM": "modeling_stream_mixer.StreamMixerForCausalLM",
+    "AutoModelForSequenceClassification": "modeling_stream_mixer.StreamMixerForSequenceClassification",
+}
 
-@strict
-class StreamMixerConfig(PreTrainedConfig):
+
+class StreamMixerConfig(PretrainedConfig):
     r"""Hybrid Stream Mixer: linear-time stream-mixer layers with a few causal RoPE attention layers.
 
     ``StreamMixerConfig()`` is the reference BabyLM configuration: 16 pre-norm layers of width 512, layer 8
@@ -50,56 +62,83 @@ class StreamMixerConfig(PreTrainedConfig):
         max_position_embeddings: training context; the longest decay timescale is initialised to it.
         rms_norm_eps: epsilon of every RMSNorm.
         initializer_range: std of the normal init of linear and embedding weights.
+        classifier_dropout: dropout before the head of ``StreamMixerForSequenceClassification``.
         use_cache: whether forward returns a cache (stream states + KV of attention layers) by default.
         tie_word_embeddings: tie the output head to the input embedding.
-        layer_types: derived from ``attention_layers`` ("linear_attention" / "full_attention"); it tells
-            ``transformers.DynamicCache(config=...)`` which cache layer each block needs.
     """
 
     model_type = "stream_mixer"
     keys_to_ignore_at_inference = ["past_key_values"]
 
-    vocab_size: int = 16384
-    hidden_size: int = 512
-    intermediate_size: int = 1408
-    num_hidden_layers: int = 16
-    attention_layers: list[int] = field(default_factory=lambda: [8])
-    n_streams: int = 32
-    stream_dim: int = 64
-    n_read_heads: int = 4
-    num_attention_heads: int = 8
-    head_dim: int = 64
-    chunk_size: int = 32
-    mixer_impl: str = "chunked"
-    prefill_segment: int = 1024
-    rope_theta: float = 10000.0
-    max_position_embeddings: int = 1024
-    rms_norm_eps: float = 1e-6
-    initializer_range: float = 0.02
-    use_cache: bool = True
-    tie_word_embeddings: bool = True
-    pad_token_id: int | None = None
-    bos_token_id: int | None = None
-    eos_token_id: int | list[int] | None = None
-    layer_types: list[str] | None = None
-
-    def __post_init__(self, **kwargs):
-        self.attention_layers = [int(i) for i in self.attention_layers]
-        kinds = ("linear_attention", "full_attention")
-        self.layer_types = [kinds[i in self.attention_layers] for i in range(self.num_hidden_layers)]
-        # Checked here, not only in the @strict validator, which would wrap the ValueError in its own error type.
+    def __init__(
+        self,
+        vocab_size: int = 16384,
+        hidden_size: int = 512,
+        intermediate_size: int = 1408,
+        num_hidden_layers: int = 16,
+        attention_layers: list[int] | tuple[int, ...] = (8,),
+        n_streams: int = 32,
+        stream_dim: int = 64,
+        n_read_heads: int = 4,
+        num_attention_heads: int = 8,
+        head_dim: int = 64,
+        chunk_size: int = 32,
+        mixer_impl: str = "chunked",
+        prefill_segment: int = 1024,
+        rope_theta: float = 10000.0,
+        max_position_embeddings: int = 1024,
+        rms_norm_eps: float = 1e-6,
+        initializer_range: float = 0.02,
+        classifier_dropout: float = 0.0,
+        use_cache: bool = True,
+        tie_word_embeddings: bool = True,
+        pad_token_id: int | None = None,
+        bos_token_id: int | None = None,
+        eos_token_id: int | list[int] | None = None,
+        **kwargs,
+    ):
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.intermediate_size = intermediate_size
+        self.num_hidden_layers = num_hidden_layers
+        self.attention_layers = [int(i) for i in attention_layers]
+        self.n_streams = n_streams
+        self.stream_dim = stream_dim
+        self.n_read_heads = n_read_heads
+        self.num_attention_heads = num_attention_heads
+        self.head_dim = head_dim
+        self.chunk_size = chunk_size
+        self.mixer_impl = mixer_impl
+        self.prefill_segment = prefill_segment
+        self.rope_theta = rope_theta
+        self.max_position_embeddings = max_position_embeddings
+        self.rms_norm_eps = rms_norm_eps
+        self.initializer_range = initializer_range
+        self.classifier_dropout = classifier_dropout
+        self.use_cache = use_cache
+        # Configs written by earlier nestling versions carry layer_types (for transformers' own cache) and
+        # an auto_map without AutoModel: the first is unused now, the second is completed.
+        kwargs.pop("layer_types", None)
+        kwargs["auto_map"] = {**AUTO_MAP, **(kwargs.get("auto_map") or {})}
+        super().__init__(
+            pad_token_id=pad_token_id,
+            bos_token_id=bos_token_id,
+            eos_token_id=eos_token_id,
+            tie_word_embeddings=tie_word_embeddings,
+            **kwargs,
+        )
         self.validate_architecture()
-        super().__post_init__(**kwargs)
 
     def validate_architecture(self):
         """Raise a clear ValueError for impossible combinations."""
         positive = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "n_streams", "stream_dim",
                     "n_read_heads", "num_attention_heads", "head_dim", "chunk_size", "max_position_embeddings")
         for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.prefill_segment < 0:
-            raise ValueError(f"prefill_segment must be >= 0 (0 = off), got {self.prefill_segment}")
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not isinstance(self.prefill_segment, int) or self.prefill_segment < 0:
+            raise ValueError(f"prefill_segment must be an integer >= 0 (0 = off), got {self.prefill_segment!r}")
         bad = [i for i in self.attention_layers if not 0 <= i < self.num_hidden_layers]
         if bad:
             raise ValueError(
@@ -112,10 +151,10 @@ class StreamMixerConfig(PreTrainedConfig):
             raise ValueError(f"head_dim must be even for RoPE, got {self.head_dim}")
         if self.mixer_impl not in MIXER_IMPLS:
             raise ValueError(f"mixer_impl must be one of {MIXER_IMPLS}, got {self.mixer_impl!r}")
-        if self.rope_theta <= 0:
-            raise ValueError(f"rope_theta must be > 0, got {self.rope_theta}")
+        if not isinstance(self.rope_theta, (int, float)) or self.rope_theta <= 0:
+            raise ValueError(f"rope_theta must be > 0, got {self.rope_theta!r}")
+        if not 0.0 <= self.classifier_dropout < 1.0:
+            raise ValueError(f"classifier_dropout must lie in [0, 1), got {self.classifier_dropout!r}")
 
 
-StreamMixerConfig.register_for_auto_class()
-
-__all__ = ["StreamMixerConfig"]
+__all__ = ["AUTO_MAP", "StreamMixerConfig"]
