@@ -191,17 +191,19 @@ def _make_plots(runs: list[Run], names: list[str], out: Path) -> list[tuple[str,
                      _save(fig, axes, drawn, out / "eval.png")))
     else:
         made.append(("eval.png", "Zero-shot macro accuracy vs revision", False))
-    made.append(_plot_multilingual(runs, names, colors, out))
+    multilingual = _plot_multilingual(runs, names, colors, out)
+    if multilingual is not None:  # only runs evaluated with --suite multilingual have this plot
+        made.append(multilingual)
     return made
 
 
-def _plot_multilingual(runs, names, colors, out: Path) -> tuple[str, str, bool]:
+def _plot_multilingual(runs, names, colors, out: Path) -> tuple[str, str, bool] | None:
     """Official multilingual (lm-eval) accuracy vs words seen, one panel per requested task or group."""
     caption = "Multilingual track (official lm-eval tasks): accuracy vs revision (words seen)"
     curves = [((run.results or {}).get("multilingual") or {}).get("learning_curve") or [] for run in runs]
     keys = list(dict.fromkeys(k for curve in curves for p in curve for k in p if k not in ("revision", "words_seen")))
     if not keys:
-        return "multilingual.png", caption, False
+        return None
     fig, axes = _figure(len(keys))
     drawn = []
     for ax, key in zip(axes, keys):
