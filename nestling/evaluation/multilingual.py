@@ -304,6 +304,8 @@ def evaluate_multilingual(model: str | Path, *, langs: list[str] | None = None, 
     from nestling.evaluation.runs import is_run_dir, select_revisions
 
     require_lmeval()
+    if isinstance(batch_size, int) and batch_size < 1:
+        raise UserError(f"batch size must be a positive integer, got {batch_size}")
     model = Path(model)
     if not model.exists():
         raise UserError(f"{model}: no such model or run folder")
