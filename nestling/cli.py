@@ -85,6 +85,17 @@ def cmd_train(args) -> None:
 
 
 def cmd_eval(args) -> None:
+    if args.suite == "multilingual":
+        from nestling.evaluation.multilingual import evaluate_multilingual_path
+
+        print(evaluate_multilingual_path(
+            args.model, out=args.out, langs=args.langs.split(","), tasks=args.tasks.split(",") if args.tasks else None,
+            tasks_dir=args.tasks_dir, data_map=args.data_map, revisions=args.revisions, backend=args.backend,
+            device=args.device, batch_size=args.batch_size, trust_remote_code=args.trust_remote_code,
+            offline=args.offline))
+        return
+    if not args.data:
+        raise UserError("give --data (jsonl file or folder), or --suite multilingual")
     from nestling.pipeline import evaluate_path
 
     print(evaluate_path(
@@ -200,7 +211,7 @@ def build_parser() -> Parser:
 
     p = sub.add_parser("eval", help="zero-shot minimal-pair evaluation of a model folder or a whole run")
     p.add_argument("model", type=Path, help="model folder, or run folder (evaluates its revisions)")
-    p.add_argument("--data", type=Path, action="append", required=True, help="jsonl file or folder (repeatable)")
+    p.add_argument("--data", type=Path, action="append", help="jsonl file or folder (repeatable)")
     p.add_argument("--task-format", default="auto")
     p.add_argument("--group-by", help="grouping key of a generic sentence_good/sentence_bad file")
     p.add_argument("--fast", action="store_true", help="official fast subsets")
@@ -208,6 +219,15 @@ def build_parser() -> Parser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto")
     p.add_argument("--out", type=Path, help="results.json (default: <run>/results.json for a run)")
+    p.add_argument("--suite", choices=["multilingual"],
+                   help="the multilingual track's official lm-eval tasks (needs nestling[lmeval]) instead of --data")
+    p.add_argument("--langs", default="eng,nld,zho", help="suite: the zeroshot_<lang> groups to run")
+    p.add_argument("--tasks", help="suite: lm-eval tasks or groups to run instead of the --langs groups")
+    p.add_argument("--tasks-dir", type=Path, help="suite: babylm-eval's multilingual/tasks folder")
+    p.add_argument("--data-map", type=Path, help="suite: YAML of task (or pattern) -> local jsonl file or folder")
+    p.add_argument("--backend", choices=["nestling", "hf"], default="nestling",
+                   help="suite: nestling's scorer (default) or lm-eval's own hf model")
+    p.add_argument("--offline", action="store_true", help="suite: never ask the Hub; unmapped tasks are skipped")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="run the model folder's own Python code (needed only for code that is not nestling's)")
     p.set_defaults(func=cmd_eval)

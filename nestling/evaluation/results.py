@@ -33,6 +33,19 @@ Schema of a run (``evaluate_run``)::
      "learning_curve": [{"revision": REV, "words_seen": int | null, TASK: macro_acc, ...}, ...]}
 
 ``learning_curve`` is ordered by words seen, ``final`` last.
+
+``nestling eval RUN --suite multilingual`` (nestling.evaluation.multilingual) adds, beside the above::
+
+    "multilingual": {"schema_version": 1, "model": "path", "harness": "lm-eval 0.4.13",
+      "backend": "nestling" | "hf", "num_fewshot": 0, "limit": null, "tasks_dir": "path",
+      "requested": ["zeroshot_eng", ...],           # the groups (or tasks) asked for
+      "groups": ["zeroshot_eng", "blimp", ...],     # groups that ran, nested ones included
+      "data": {TASK: "local file" | "hub dataset path"}, "skipped": {TASK: "why"},
+      "revisions": {REV: {"words_seen": int | null,
+                          "scores": {TASK_OR_GROUP: {"acc": 0.61, "acc_stderr": 0.02, "n": 300, ...}}}},
+      "learning_curve": [{"revision": REV, "words_seen": int | null, REQUESTED: acc, ...}, ...]}
+
+Scores are lm-eval's own (metric name without the ",none" filter suffix; other filters keep it).
 """
 
 from __future__ import annotations

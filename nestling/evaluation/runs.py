@@ -140,7 +140,7 @@ def write_run_outputs(run_result: dict, out_json: str | Path) -> dict[str, Path]
     from nestling.evaluation.results import format_learning_curve, write_results, write_text_atomic
 
     out_json = Path(out_json)
-    paths = {"results": write_results(_keep_finetune(run_result, out_json), out_json)}
+    paths = {"results": write_results(_keep_sections(run_result, out_json), out_json)}
     table = format_learning_curve(run_result) + "\n"
     paths["table"] = write_text_atomic(table, out_json.with_name("learning_curve.md"))
     if any(p["words_seen"] for p in run_result["learning_curve"]):
@@ -148,12 +148,14 @@ def write_run_outputs(run_result: dict, out_json: str | Path) -> dict[str, Path]
     return paths
 
 
-def _keep_finetune(run_result: dict, out_json: Path) -> dict:
-    """A zero-shot rerun keeps the fine-tuning section `nestling finetune` wrote into the same file."""
+def _keep_sections(run_result: dict, out_json: Path) -> dict:
+    """A zero-shot rerun keeps the sections other commands wrote into the same file: `nestling finetune`'s
+    "finetune" and `nestling eval --suite multilingual`'s "multilingual"."""
     import json
 
     try:
         previous = json.loads(out_json.read_text(encoding="utf-8")) if out_json.is_file() else {}
     except json.JSONDecodeError:
         return run_result
-    return {**run_result, "finetune": previous["finetune"]} if "finetune" in previous else run_result
+    kept = {k: previous[k] for k in ("finetune", "multilingual") if k in previous and k not in run_result}
+    return {**run_result, **kept}

@@ -118,10 +118,13 @@ class BatchScorer:
     last position or for the context), in chunks of ``chunk`` positions so memory stays
     chunk x vocab. The first batch is checked against the model's own full logits; a model whose
     logits are more than lm_head(hidden) (soft-capping, scaling) falls back to full logits.
+    With ``greedy=True`` each call also leaves in ``last_greedy`` whether every scored token of a
+    row is the argmax of its prediction (lm-eval's is_greedy), in the order of the returned sums.
     """
 
-    def __init__(self, model, device: torch.device, autocast, chunk: int = 4096):
+    def __init__(self, model, device: torch.device, autocast, chunk: int = 4096, greedy: bool = False):
         self.model, self.device, self.autocast, self.chunk = model, device, autocast, chunk
+        self.greedy, self.last_greedy = greedy, None
         # The checks look for structural differences (soft-capped logits, a cache that shifts
         # positions), which are large; bf16 rounding alone must not trip them.
         self.tol = 1e-4 if isinstance(autocast, nullcontext) else 5e-2
@@ -140,14 +143,26 @@ class BatchScorer:
         return states, (getattr(out, "past_key_values", None) if kwargs["use_cache"] else None)
 
     def _logprobs(self, states, rows_idx, pos, targets) -> torch.Tensor:
-        """log p(targets) [N] from the states at (rows_idx, pos), chunk by chunk."""
-        out = []
+        """log p(targets) [N] from the states at (rows_idx, pos), chunk by chunk.
+
+        With greedy tracking, ``self._hits`` is set to whether each target is its row's argmax [N].
+        """
+        out, hits = [], []
         for c in range(0, len(rows_idx), self.chunk):
             selected = states[rows_idx[c: c + self.chunk], pos[c: c + self.chunk]]
             with self.autocast:
                 logits = self.split[1](selected) if self.split is not None else selected
             out.append(_token_logprobs(logits, targets[c: c + self.chunk]))
+            if self.greedy:
+                hits.append(logits.argmax(-1) == targets[c: c + self.chunk])
+        if self.greedy:
+            self._hits = torch.cat(hits) if hits else torch.zeros(0, dtype=torch.bool, device=self.device)
         return torch.cat(out) if out else torch.zeros(0, device=self.device)
+
+    def _misses(self, n: int, idx: torch.Tensor, counted: torch.Tensor | None = None) -> torch.Tensor:
+        """Per row (of n): how many of the last _logprobs call's targets were not the argmax."""
+        miss = ~self._hits if counted is None else (~self._hits & counted)
+        return torch.zeros(n, dtype=torch.long, device=self.device).index_add_(0, idx, miss.long())
 
     def _check_split(self, input_ids, attention, states, rows_idx, pos):
         """Once: does lm_head(hidden) reproduce the model's logits? If not, use full logits from now on."""
@@ -174,6 +189,8 @@ class BatchScorer:
         token_lp = self._logprobs(states, rows_idx, pos, input_ids[rows_idx, pos + 1])
         sums = torch.zeros(len(rows), dtype=torch.float64, device=self.device)
         sums.index_add_(0, rows_idx, token_lp.double())
+        if self.greedy:
+            self.last_greedy = (self._misses(len(rows), rows_idx) == 0).cpu().numpy()
         return sums.detach().cpu().numpy()
 
     def shared(self, prefix_len: int, groups: list[list[tuple[list[int], list[bool]]]]) -> list[np.ndarray]:
@@ -194,9 +211,12 @@ class BatchScorer:
         g_idx, t_idx = torch.nonzero(prefix_mask[:, 1:], as_tuple=True)
         prefix_lp = self._logprobs(states, g_idx, t_idx, prefix[g_idx, t_idx + 1])
         prefix_sums = torch.zeros(G, dtype=torch.float64, device=self.device).index_add_(0, g_idx, prefix_lp.double())
+        misses = self._misses(G, g_idx)[owner] if self.greedy else None
         # ... each member's first own token, predicted by the prefix's last position ...
         last = torch.full_like(owner, P - 1)
         first_lp = self._logprobs(states, owner, last, suffix_ids[:, 0]) * suffix_scored[:, 0]
+        if self.greedy:
+            misses += self._misses(len(members), torch.arange(len(members), device=self.device), suffix_scored[:, 0])
         # ... and the rest of each member, run on its copy of the prefix cache.
         cache.batch_select_indices(owner)
         attention = torch.cat([torch.ones((len(members), P), dtype=torch.long, device=self.device), suffix_att], 1)
@@ -205,6 +225,8 @@ class BatchScorer:
         suffix_lp = self._logprobs(states, r_idx, s_pos, suffix_ids[r_idx, s_pos + 1])
         sums = (prefix_sums[owner] + first_lp.double()).index_add_(0, r_idx, suffix_lp.double())
         sums = sums.detach().cpu().numpy()
+        if self.greedy:
+            self.last_greedy = ((misses + self._misses(len(members), r_idx)) == 0).cpu().numpy()
         out, start = [], 0
         for group in groups:
             out.append(sums[start: start + len(group)])
@@ -287,24 +309,40 @@ def score_texts(model, tokenizer, requests: list[tuple[str, str]], *, groups: li
     ``max_tokens`` padded tokens per pass. ``precision="bf16"`` runs the model under CUDA bf16
     autocast (the log-softmax stays fp32).
     """
-    if precision not in ("fp32", "bf16"):
-        raise UserError(f"unknown precision {precision!r}; choose fp32 or bf16")
-    device = resolve_device(device) if device is not None else next(model.parameters()).device
     unique: dict[tuple[str, str], int] = {}
     index = np.array([unique.setdefault(r, len(unique)) for r in requests], dtype=np.int64)
     encoded = encode(tokenizer, list(unique))
+    unique_groups = [[int(index[r]) for r in group] for group in groups] if groups and share_prefixes else []
+    sums = score_encoded(model, encoded, groups=unique_groups, batch_size=batch_size, max_tokens=max_tokens,
+                         device=device, precision=precision, progress=progress)
+    return sums[index] if len(requests) else np.zeros(0)
+
+
+def score_encoded(model, encoded: list[tuple[list[int], list[bool]]], *, groups: list[list[int]] | None = None,
+                  batch_size: int = 64, max_tokens: int = 16384, device: str | torch.device | None = None,
+                  precision: str = "fp32", progress: bool = True, greedy: bool = False):
+    """The scoring core under ``score_texts``: summed scored-token log-probs of tokenized rows.
+
+    ``encoded``: (token ids, scored mask) per row, as ``encode`` makes them (position 0 is never
+    scored). ``groups``: row indices that may share a prefix forward pass. Rows are not
+    deduplicated here. Returns float64 [N]; with ``greedy=True`` also bool [N]: every scored
+    token is the argmax of its prediction (lm-eval's is_greedy).
+    """
+    if precision not in ("fp32", "bf16"):
+        raise UserError(f"unknown precision {precision!r}; choose fp32 or bf16")
+    device = resolve_device(device) if device is not None else next(model.parameters()).device
     lengths = [len(ids) for ids, _ in encoded]
     sums = np.zeros(len(encoded), dtype=np.float64)
+    flags = np.zeros(len(encoded), dtype=bool) if greedy else None
     use_bf16 = precision == "bf16" and device.type == "cuda"
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else nullcontext()
-    unique_groups = [[int(index[r]) for r in group] for group in groups] if groups and share_prefixes else []
-    shared, plain_ids = _split_work(encoded, lengths, unique_groups, batch_size, max_tokens)
+    shared, plain_ids = _split_work(encoded, lengths, groups or [], batch_size, max_tokens)
     plain = _batches([lengths[i] for i in plain_ids], batch_size, max_tokens)
     model.eval()
-    scorer = BatchScorer(model, device, autocast)
+    scorer = BatchScorer(model, device, autocast, greedy=greedy)
     bar = tqdm(total=len(shared) + len(plain), desc="scoring", unit="batch", disable=not progress, leave=False)
     with torch.inference_mode():
-        leftover = _run_shared(scorer, shared, encoded, sums, bar)
+        leftover = _run_shared(scorer, shared, encoded, sums, flags, bar)
         if leftover:  # the model's cache did not reproduce the plain path: score those plainly
             plain_ids += [m for _, batch in leftover for group in batch for m in group]
             plain = _batches([lengths[i] for i in plain_ids], batch_size, max_tokens)
@@ -312,13 +350,16 @@ def score_texts(model, tokenizer, requests: list[tuple[str, str]], *, groups: li
         for batch in plain:
             members = [plain_ids[i] for i in batch]
             sums[members] = scorer([encoded[i] for i in members])
+            if greedy:
+                flags[members] = scorer.last_greedy
             bar.update()
     bar.close()
-    return sums[index] if len(requests) else np.zeros(0)
+    return (sums, flags) if greedy else sums
 
 
-def _run_shared(scorer: BatchScorer, batches, encoded, sums: np.ndarray, bar) -> list:
-    """Score the shared-prefix batches into ``sums``; returns the batches left for the plain path.
+def _run_shared(scorer: BatchScorer, batches, encoded, sums: np.ndarray, flags: np.ndarray | None, bar) -> list:
+    """Score the shared-prefix batches into ``sums`` (and greedy ``flags``); returns the batches left
+    for the plain path.
 
     The model's first shared batch is also scored the plain way: if the cached path disagrees
     (or the model has no usable cache), shared batches go back to the plain path for good.
@@ -332,6 +373,7 @@ def _run_shared(scorer: BatchScorer, batches, encoded, sums: np.ndarray, bar) ->
         except (TypeError, ValueError, RuntimeError, AttributeError, IndexError):
             scorer.verified["shared"] = False
             return batches[n:]
+        group_flags = scorer.last_greedy
         if "shared" not in scorer.verified:
             members = [m for group in batch for m in group]
             plain = scorer([encoded[m] for m in members])
@@ -339,8 +381,10 @@ def _run_shared(scorer: BatchScorer, batches, encoded, sums: np.ndarray, bar) ->
             scorer.verified["shared"] = bool(same)
             if not scorer.verified["shared"]:
                 return batches
-        for group, values in zip(batch, group_sums):
-            sums[group] = values
+        members = [m for group in batch for m in group]
+        sums[members] = np.concatenate(group_sums)
+        if flags is not None:
+            flags[members] = group_flags
         bar.update()
     return []
 

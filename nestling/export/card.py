@@ -323,6 +323,27 @@ def _results_section(run: Run, compare: Run | None) -> str:
     return "\n".join(out)
 
 
+def _multilingual_section(run: Run) -> str | None:
+    """The multilingual track's official zero-shot scores (lm-eval), one row per revision."""
+    ml = (run.results or {}).get("multilingual")
+    if not ml or not ml.get("revisions"):
+        return None
+    names = [n for n in ml.get("requested") or [] if any(n in r.get("scores", {}) for r in ml["revisions"].values())]
+    rows = [[f"`{rev}`", fmt_int(r.get("words_seen"))] + [fmt_pct((r.get("scores", {}).get(n) or {}).get("acc"))
+                                                           for n in names]
+            for rev, r in ml["revisions"].items()]
+    text = ["## Multilingual track (official zero-shot tasks)", "",
+            f"Accuracy (%) of the official BabyLM multilingual task YAMLs, run with {fmt_value(ml.get('harness'))} "
+            f"(zero-shot, the YAMLs' metrics; groups aggregate their members as the YAMLs say), at every revision.",
+            "", table(["Revision", "Words seen"] + names, rows)]
+    if ml.get("skipped"):
+        skipped = sorted(ml["skipped"])
+        names = ", ".join(skipped[:12]) + (f" and {len(skipped) - 12} more" if len(skipped) > 12 else "")
+        text += ["", f"Not evaluated ({len(skipped)} tasks without data): {names}; the groups above aggregate "
+                 "the tasks that ran (see results.json)."]
+    return "\n".join(text)
+
+
 def _revisions_section(run: Run) -> str:
     curve = {r.get("revision"): r for r in (run.results or {}).get("learning_curve") or []}
     revisions = (run.results or {}).get("revisions") or {}
@@ -377,7 +398,7 @@ def render_card(run: Run, *, compare: Run | None = None, revision: Checkpoint | 
     """The card of an already-loaded run; `render_model_card` is the path-based entry point."""
     sections = [_front_matter(run, license, datasets), _overview(run, revision), _data_section(run),
                 _mixing_section(run), _architecture_section(run), _training_section(run),
-                _results_section(run, compare), finetune_card_section(run, compare), _revisions_section(run), _usage_section(run, repo_id),
+                _results_section(run, compare), finetune_card_section(run, compare), _multilingual_section(run), _revisions_section(run), _usage_section(run, repo_id),
                 _recipe_section(run),
                 "## Citation\n\n```bibtex\n" + CITATION + "\n```"]
     return "\n\n".join(s for s in sections if s) + "\n"

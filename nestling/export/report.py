@@ -191,7 +191,35 @@ def _make_plots(runs: list[Run], names: list[str], out: Path) -> list[tuple[str,
                      _save(fig, axes, drawn, out / "eval.png")))
     else:
         made.append(("eval.png", "Zero-shot macro accuracy vs revision", False))
+    multilingual = _plot_multilingual(runs, names, colors, out)
+    if multilingual is not None:  # only runs evaluated with --suite multilingual have this plot
+        made.append(multilingual)
     return made
+
+
+def _plot_multilingual(runs, names, colors, out: Path) -> tuple[str, str, bool] | None:
+    """Official multilingual (lm-eval) accuracy vs words seen, one panel per requested task or group."""
+    caption = "Multilingual track (official lm-eval tasks): accuracy vs revision (words seen)"
+    curves = [((run.results or {}).get("multilingual") or {}).get("learning_curve") or [] for run in runs]
+    keys = list(dict.fromkeys(k for curve in curves for p in curve for k in p if k not in ("revision", "words_seen")))
+    if not keys:
+        return None
+    fig, axes = _figure(len(keys))
+    drawn = []
+    for ax, key in zip(axes, keys):
+        ax.set_title(key)
+        ok = False
+        for curve, name, c in zip(curves, names, colors):
+            pts = sorted((p["words_seen"], 100 * p[key]) for p in curve
+                         if isinstance(p.get(key), (int, float)) and isinstance(p.get("words_seen"), (int, float)))
+            if pts:
+                ax.plot([x for x, _ in pts], [y for _, y in pts], color=c, marker="o", label=name)
+                ok = True
+        if ok:
+            ax.set_xscale("log")
+        ax.set(xlabel="words seen (revision)", ylabel="accuracy (%)")
+        drawn.append(ok)
+    return "multilingual.png", caption, _save(fig, axes, drawn, out / "multilingual.png")
 
 
 def _run_names(runs: list[Run]) -> list[str]:

@@ -195,3 +195,28 @@ def test_unknown_precision_is_a_user_error(tiny_model):
     model, tokenizer = tiny_model
     with pytest.raises(UserError, match="unknown precision 'fp8'"):
         score_texts(model, tokenizer, [("", "a")], precision="fp8")
+
+
+def test_score_encoded_greedy_flags_equal_argmax_loop(tiny_model):
+    """Greedy flags (lm-eval's is_greedy) on the plain and the shared-prefix path equal a slow argmax loop."""
+    from nestling.evaluation.scoring import score_encoded
+
+    model, tokenizer = tiny_model
+    context = "Once upon a time the cat sat on the mat while the children read. " * 6
+    requests = [(context, f" choice {i} here.") for i in range(24)] + [("", "A dog barked."), ("De kat", " zat.")]
+    encoded = encode(tokenizer, requests)
+    with torch.no_grad():  # make some rows greedy: a one-token continuation, the model's own next token
+        for n in (0, 25):
+            ids, mask = encoded[n]
+            k = mask.index(True)
+            best = int(model(input_ids=torch.tensor([ids[:k]])).logits[0, -1].argmax())
+            encoded[n] = (ids[:k] + [best], [False] * k + [True])
+    groups = [list(range(24))]
+    sums, flags = score_encoded(model, encoded, groups=groups, batch_size=8, progress=False, greedy=True)
+    np.testing.assert_allclose(sums, score_encoded(model, encoded, progress=False), atol=1e-4, rtol=0)
+    expected = []
+    with torch.no_grad():
+        for ids, mask in encoded:
+            logits = model(input_ids=torch.tensor([ids])).logits[0]
+            expected.append(all(int(logits[t - 1].argmax()) == ids[t] for t in range(1, len(ids)) if mask[t]))
+    assert flags.tolist() == expected and any(expected)

@@ -1,0 +1,95 @@
+"""nestling's scorer as an lm-evaluation-harness model backend, registered as ``nestling``.
+
+``NestlingLM`` is lm-eval's own ``hf`` model (HFLM: loading, tokenization, prefix token, rolling
+windows, generation) with one method replaced: ``_loglikelihood_tokens``, the place every
+``loglikelihood`` and ``loglikelihood_rolling`` request ends up as (context tokens, continuation
+tokens). Those run through ``nestling.evaluation.scoring.score_encoded``: identical requests once,
+requests that share a context run it once and fan out from its KV cache / the stream mixer's
+constant state, the rest in length-sorted batches, logits only where a continuation token is
+predicted. Sums and greedy flags equal HFLM's (held by tests/evaluation/test_lmeval_backend.py).
+
+Importing this module registers the model, so ``simple_evaluate(model="nestling", ...)`` works in
+Python; from the shell, ``nestling-lm-eval`` is lm-eval's own command line with it registered
+(``nestling-lm-eval run --model nestling --model_args pretrained=DIR ...``): lm-eval 0.4.13 looks
+models up only in its own registry (no plugin entry points), so plain ``lm_eval`` cannot see it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from lm_eval.api.registry import register_model
+from lm_eval.models.huggingface import HFLM
+
+from nestling.evaluation.scoring import score_encoded
+
+
+def token_rows(requests, max_length: int) -> tuple[list[tuple[list[int], list[bool]]], list[int], list[int]]:
+    """lm-eval token requests -> (unique (ids, scored mask) rows, row of each request, requests left to HFLM).
+
+    A request is (request strings, context ids, continuation ids); its continuation tokens are the
+    scored ones. A request longer than the model's window goes back to HFLM, which truncates it
+    from the left (row index -1 here).
+    """
+    unique: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
+    rows, index, fallback = [], [], []
+    for n, (_, context, continuation) in enumerate(requests):
+        if len(context) + len(continuation) > max_length:
+            index.append(-1)
+            fallback.append(n)
+            continue
+        key = (tuple(context), tuple(continuation))
+        if key not in unique:
+            unique[key] = len(rows)
+            rows.append((list(context) + list(continuation), [False] * len(context) + [True] * len(continuation)))
+        index.append(unique[key])
+    return rows, index, fallback
+
+
+def context_groups(rows: list[tuple[list[int], list[bool]]]) -> list[list[int]]:
+    """Rows with the same context (a multiple-choice item's choices): candidates for one shared prefix."""
+    by_context: dict[tuple[int, ...], list[int]] = {}
+    for i, (ids, mask) in enumerate(rows):
+        by_context.setdefault(tuple(ids[: mask.index(True)]), []).append(i)
+    return [g for g in by_context.values() if len(g) > 1]
+
+
+@register_model("nestling")
+class NestlingLM(HFLM):
+    """lm-eval's HFLM with nestling's log-likelihood scorer.
+
+    Extra keyword arguments (also as ``--model_args``): ``max_tokens`` (padded tokens per forward
+    pass, default 16384), ``precision`` ("fp32" or "bf16" CUDA autocast), ``share_prefixes``
+    (default True). ``batch_size`` caps sequences per pass ("auto" means 64 here). Everything else
+    is HFLM's; ``trust_remote_code`` stays False unless asked for.
+    """
+
+    def __init__(self, pretrained, *, max_tokens: int = 16384, precision: str = "fp32",
+                 share_prefixes: bool = True, trust_remote_code: bool = False, **kwargs):
+        super().__init__(pretrained, trust_remote_code=trust_remote_code, **kwargs)
+        self.max_tokens, self.precision = int(max_tokens), precision
+        self.share_prefixes = share_prefixes not in (False, "False", "false", "0", 0)
+
+    def _score_batch_size(self) -> int:
+        size = self.batch_size
+        return int(size) if str(size).isdigit() else 64
+
+    def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
+        rows, index, fallback = token_rows(requests, self.max_length)
+        sums, greedy = score_encoded(
+            self.model, rows, groups=context_groups(rows) if self.share_prefixes else None,
+            batch_size=override_bs or self._score_batch_size(), max_tokens=self.max_tokens, device=self.device,
+            precision=self.precision, progress=not disable_tqdm and self.rank == 0, greedy=True,
+        ) if rows else (np.zeros(0), np.zeros(0, dtype=bool))
+        leftover = iter(super()._loglikelihood_tokens([requests[n] for n in fallback], disable_tqdm=True)
+                        if fallback else [])
+        out = []
+        for (request_str, _, _), row in zip(requests, index):
+            if row < 0:  # HFLM already recorded it in the cache hook
+                out.append(next(leftover))
+                continue
+            answer = (float(sums[row]), bool(greedy[row]))
+            if request_str is not None:  # rolling windows are recorded per document by HFLM
+                self.cache_hook.add_partial("loglikelihood", request_str, answer)
+            out.append(answer)
+        return out
+
