@@ -83,6 +83,17 @@ def cmd_train(args) -> None:
 def cmd_eval(args) -> None:
     from nestling.pipeline import evaluate_path
 
+    if args.suite or not args.data:
+        from nestling.evaluation.suites import evaluate_suite_path, recipe_suite
+
+        suite, root = (args.suite, args.eval_root) if args.suite else recipe_suite(args.model)
+        if not suite:
+            raise UserError("nothing to evaluate: give --data PATH or --suite strict-fast|strict-full "
+                            "(or train with a recipe that sets eval.suite)")
+        print(evaluate_suite_path(args.model, suite, args.eval_root or root, out=args.out,
+                                  submission=args.submission, revisions=args.revisions,
+                                  batch_size=args.batch_size, device=args.device))
+        return
     print(evaluate_path(
         args.model, args.data, out=args.out, task_format=args.task_format, group_by=args.group_by,
         fast=args.fast, revisions=args.revisions, batch_size=args.batch_size, device=args.device,
@@ -181,7 +192,11 @@ def build_parser() -> Parser:
 
     p = sub.add_parser("eval", help="zero-shot minimal-pair evaluation of a model folder or a whole run")
     p.add_argument("model", type=Path, help="model folder, or run folder (evaluates its revisions)")
-    p.add_argument("--data", type=Path, action="append", required=True, help="jsonl file or folder (repeatable)")
+    p.add_argument("--data", type=Path, action="append", help="jsonl file or folder (repeatable)")
+    p.add_argument("--suite", choices=["strict-fast", "strict-full"],
+                   help="the official strict-track zero-shot suite (fast tasks on every chck_*, full on final)")
+    p.add_argument("--eval-root", type=Path, help="official evaluation_data folder (default $NESTLING_EVAL_DATA)")
+    p.add_argument("--submission", type=Path, help="folder for official prediction files (default <run>/submission)")
     p.add_argument("--task-format", default="auto")
     p.add_argument("--group-by", help="grouping key of a generic sentence_good/sentence_bad file")
     p.add_argument("--fast", action="store_true", help="official fast subsets")
