@@ -14,6 +14,24 @@ naming another path (a symlink checked out by git without symlink support) is fo
 Every minimal-pair and WUG task of a revision is scored in one deduplicated, shared-prefix pass
 (`evaluate.score_items`); reading uses `reading.word_surprisals`. Scores follow
 `nestling.evaluation.official`; submission files are written by `nestling.evaluation.submission`.
+
+Result schema (``results.json``; a model folder has ``"model"`` instead of ``"run"`` and one
+revision, ``main``)::
+
+    {"schema_version": 1, "run": "path", "suite": "strict-fast", "eval_root": "path",
+     "missing": [{"task", "group": "fast" | "full", "path", "reason"}],
+     "revisions": {REV: {"revision", "words_seen", "suite", "task_set": "fast" | "full",
+                         "headline": "score", "headline_tie_rule": "first", "seed", "fast", "scoring",
+                         "tasks": {TASK: ...}}},
+     "learning_curve": [{"revision", "words_seen", TASK: score, ...}],   # accuracy and WUG tasks
+     "submission": "path"}                                                # when files were written
+
+    accuracy task: nestling's aggregate (by_uid, macro_acc with random ties, ...) + "kind",
+        "metric": "accuracy", "score" (official: fraction, first-candidate ties, mean over UIDs;
+        entity tracking: mean over splits, "by_split")
+    WUG task:     {"format": "wug", "kind", "metric": "spearman", "n_items", "score": rho}
+    reading:      {"format": "reading", "kind", "metric": "delta_r2_pct", "n_items",
+                   "eye_tracking", "self_paced_reading" (percent), "by_measure": {measure: {...}}}
 """
 
 from __future__ import annotations

@@ -137,3 +137,13 @@ def test_official_scripts_read_the_submission(tiny_model_dir, tmp_path, monkeypa
     assert metrics["wug_adj"]["wug_adj"] == pytest.approx(ours["wug_adj_nominalization"]["score"], abs=1e-12)
     assert 100 * metrics["reading"]["rt"] == pytest.approx(ours["reading"]["eye_tracking"], abs=1e-9)
     assert 100 * metrics["reading"]["spr"] == pytest.approx(ours["reading"]["self_paced_reading"], abs=1e-9)
+
+
+def test_cli_needs_data_or_a_suite(tiny_model_dir, tmp_path):
+    run = lambda *a: subprocess.run([sys.executable, "-m", "nestling", "eval", str(tiny_model_dir), *a],  # noqa: E731
+                                    capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+    result = run()
+    assert result.returncode == 2 and "nothing to evaluate" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = run("--suite", "strict-fast", "--eval-root", str(tmp_path / "missing"))
+    assert result.returncode == 2 and "evaluation root not found" in result.stderr
