@@ -118,6 +118,8 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="strict_parity_"))
     work.mkdir(parents=True, exist_ok=True)
     model = args.model
+    if model is None and (work / "benchlm" / "config.json").is_file():
+        model = work / "benchlm"  # built by an earlier run with this --work
     if model is None:
         from benchmarks.bench_eval import build_bench_model
 

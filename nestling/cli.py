@@ -83,6 +83,8 @@ def cmd_train(args) -> None:
 def cmd_eval(args) -> None:
     from nestling.pipeline import evaluate_path
 
+    if args.suite and args.data:
+        raise UserError("give --data PATH or --suite NAME, not both")
     if args.suite or not args.data:
         from nestling.evaluation.suites import evaluate_suite_path, recipe_suite
 
