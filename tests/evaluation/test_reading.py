@@ -9,6 +9,9 @@ from nestling.evaluation.reading import (_hosts, add_predictions, load_reading, 
                                          reference_surprisal, word_surprisals)
 from tests.evaluation.strict_fixtures import write_reading_csv
 
+# A core dependency since issue 13; an environment installed before it lacks it.
+pytest.importorskip("statsmodels", reason="statsmodels not installed (pip install -e . adds it)")
+
 PAIRS = [("The cat sat on the", "mat"), ("The cat sat on", "the"), ("The cat", "sat"),
          ("Many children like to read", "books."), ("None", "xylophonically"), ("The cat sat on the", "mat")]
 
