@@ -39,6 +39,7 @@ def test_entity_tracking_averages_splits_then_uids():
 
 
 def test_wug_is_spearman_of_the_softmax_preference():
+    pytest.importorskip("scipy", reason="scipy not installed (pip install -e . adds it)")
     items = [_item("wug_adj", str(i), ratio=r) for i, r in enumerate([0.1, 0.9, 0.5, 0.3])]
     scores = [np.array([-2.0, -1.0]), np.array([-1.0, -3.0]), np.array([-1.0, -1.0]), np.array([-4.0, -1.0])]
     probs = wug_probabilities(scores)
