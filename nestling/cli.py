@@ -94,10 +94,22 @@ def cmd_eval(args) -> None:
             device=args.device, batch_size=args.batch_size, trust_remote_code=args.trust_remote_code,
             offline=args.offline))
         return
-    if not args.data:
-        raise UserError("give --data (jsonl file or folder), or --suite multilingual")
     from nestling.pipeline import evaluate_path
 
+    if args.suite and args.data:
+        raise UserError("give --data PATH or --suite NAME, not both")
+    if args.suite or not args.data:
+        from nestling.evaluation.suites import evaluate_suite_path, recipe_suite
+
+        suite, root = (args.suite, args.eval_root) if args.suite else recipe_suite(args.model)
+        if not suite:
+            raise UserError("nothing to evaluate: give --data PATH or --suite strict-fast|strict-full|multilingual "
+                            "(or train with a recipe that sets eval.suite)")
+        print(evaluate_suite_path(args.model, suite, args.eval_root or root, out=args.out,
+                                  submission=args.submission, revisions=args.revisions,
+                                  batch_size=args.batch_size, device=args.device,
+                                  trust_remote_code=args.trust_remote_code))
+        return
     print(evaluate_path(
         args.model, args.data, out=args.out, task_format=args.task_format, group_by=args.group_by,
         fast=args.fast, revisions=args.revisions, batch_size=args.batch_size, device=args.device,
@@ -212,6 +224,11 @@ def build_parser() -> Parser:
     p = sub.add_parser("eval", help="zero-shot minimal-pair evaluation of a model folder or a whole run")
     p.add_argument("model", type=Path, help="model folder, or run folder (evaluates its revisions)")
     p.add_argument("--data", type=Path, action="append", help="jsonl file or folder (repeatable)")
+    p.add_argument("--suite", choices=["strict-fast", "strict-full", "multilingual"],
+                   help="an official suite instead of --data: the strict track's zero-shot tasks (fast tasks on every "
+                        "chck_*, full on final) or the multilingual track's lm-eval tasks (needs nestling[lmeval])")
+    p.add_argument("--eval-root", type=Path, help="official evaluation_data folder (default $NESTLING_EVAL_DATA)")
+    p.add_argument("--submission", type=Path, help="folder for official prediction files (default <run>/submission)")
     p.add_argument("--task-format", default="auto")
     p.add_argument("--group-by", help="grouping key of a generic sentence_good/sentence_bad file")
     p.add_argument("--fast", action="store_true", help="official fast subsets")
@@ -219,8 +236,6 @@ def build_parser() -> Parser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto")
     p.add_argument("--out", type=Path, help="results.json (default: <run>/results.json for a run)")
-    p.add_argument("--suite", choices=["multilingual"],
-                   help="the multilingual track's official lm-eval tasks (needs nestling[lmeval]) instead of --data")
     p.add_argument("--langs", default="eng,nld,zho", help="suite: the zeroshot_<lang> groups to run")
     p.add_argument("--tasks", help="suite: lm-eval tasks or groups to run instead of the --langs groups")
     p.add_argument("--tasks-dir", type=Path, help="suite: babylm-eval's multilingual/tasks folder")

@@ -125,6 +125,10 @@ SCHEMA: dict[str, Any] = {
         "fast": Key(False, (bool,), "Use the official fast subsets (200 per BLiMP UID, 50 per supplement UID)."),
         "revisions": Key("all", (str, list), "Revisions of a run to evaluate: all, final, or a list of chck_* names."),
         "batch_size": Key(64, (int,), "Sentences per forward pass while scoring."),
+        "suite": Key(None, OPT_STR, "Official strict-track suite for `nestling eval RUN`: strict-fast or strict-full "
+                     "(data from eval.eval_root or $NESTLING_EVAL_DATA; replaces eval.data)."),
+        "eval_root": Key(None, OPT_STR, "The official evaluation_data folder (fast_eval/, full_eval/) for eval.suite; "
+                         "null = $NESTLING_EVAL_DATA."),
     },
     # `nestling finetune` (nestling.evaluation.finetune): defaults are the official strict-track
     # fine-tuning (evaluation_pipeline/finetune/run.py and scripts/eval_finetuning.sh).

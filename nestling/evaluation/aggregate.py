@@ -6,7 +6,10 @@ identical) are counted two ways:
   a generator seeded by (seed, UID, item key), so a tie resolves the same way in every run,
   every checkpoint and every subset;
 - "tie credit" (as the multilingual pipeline): a tie among k candidates that includes the correct
-  one earns 1/k.
+  one earns 1/k;
+- "first" (the strict pipeline's code, sentence_zero_shot/compute_results.py): the prediction is
+  torch.max's index, the first of the tied candidates, so a tie holding candidate 0 counts as
+  correct. Reported as ``acc_official`` / ``macro_acc_official``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,15 @@ def item_outcome(scores: np.ndarray, uid: str, key: str, seed: int) -> tuple[flo
     return float(chosen == 0), credit, True
 
 
+def official_choice(scores: np.ndarray) -> int:
+    """The candidate the official pipeline predicts: the first of the best (torch.max's index).
+
+    Compared in float32, the precision the official sums are held in, so sums that differ only
+    below float32 resolution tie there as well.
+    """
+    return int(np.argmax(np.asarray(scores, dtype=np.float32)))
+
+
 def _summary(per_uid: dict[str, dict]) -> dict:
     """Macro (mean over UIDs) and item-weighted accuracies of a group of UIDs."""
     n = sum(u["n"] for u in per_uid.values())
@@ -52,19 +64,22 @@ def aggregate(items: list[Item], scores: list[np.ndarray], seed: int = 0) -> dic
 
     ``scores[i]`` holds item i's candidate scores (candidate 0 correct).
     """
-    hits: dict[str, list[tuple[float, float, bool]]] = defaultdict(list)
+    hits: dict[str, list[tuple[float, float, bool, float]]] = defaultdict(list)
     meta: dict[str, Item] = {}
     for item, item_scores in zip(items, scores):
-        hits[item.uid].append(item_outcome(np.asarray(item_scores), item.uid, item.key, seed))
+        item_scores = np.asarray(item_scores)
+        official = float(official_choice(item_scores) == 0)
+        hits[item.uid].append((*item_outcome(item_scores, item.uid, item.key, seed), official))
         meta.setdefault(item.uid, item)
     by_uid = {}
     for uid in sorted(hits):
-        outcomes = np.array(hits[uid], dtype=np.float64)  # n, 3
+        outcomes = np.array(hits[uid], dtype=np.float64)  # n, 4
         by_uid[uid] = {
             "n": len(outcomes),
             "acc": float(outcomes[:, 0].mean()),
             "acc_tie_credit": float(outcomes[:, 1].mean()),
             "n_ties": int(outcomes[:, 2].sum()),
+            "acc_official": float(outcomes[:, 3].mean()),
             "field": meta[uid].field,
             "term": meta[uid].term,
         }
@@ -77,6 +92,7 @@ def aggregate(items: list[Item], scores: list[np.ndarray], seed: int = 0) -> dic
         "weighted_acc": overall["weighted_acc"],
         "macro_acc_tie_credit": overall["acc_tie_credit"],
         "weighted_acc_tie_credit": overall["weighted_acc_tie_credit"],
+        "macro_acc_official": float(np.mean([u["acc_official"] for u in by_uid.values()])),
         "by_uid": by_uid,
         "by_field": _group(by_uid, "field"),
         "by_term": _group(by_uid, "term"),

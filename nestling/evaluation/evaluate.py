@@ -107,8 +107,8 @@ def prepare_tasks(data_paths: list[Path], *, task_format: str = "auto", group_by
     return tasks
 
 
-def score_tasks(model, tokenizer, tasks: list[Task], *, seed: int = 0, **score_kwargs) -> dict:
-    """Score all tasks' candidates in one sorted, deduplicated pass and aggregate each task."""
+def score_items(model, tokenizer, tasks: list[Task], **score_kwargs) -> list[list[np.ndarray]]:
+    """Every item's candidate scores, per task; all tasks in one sorted, deduplicated pass."""
     requests, spans, groups = [], [], []
     for task in tasks:
         start = len(requests)
@@ -117,15 +117,22 @@ def score_tasks(model, tokenizer, tasks: list[Task], *, seed: int = 0, **score_k
             requests.extend(item.candidates)
         spans.append((start, len(requests)))
     scores = score_texts(model, tokenizer, requests, groups=groups, **score_kwargs)
-    out = {}
+    out = []
     for task, (start, end) in zip(tasks, spans):
         flat, per_item, pos = scores[start:end], [], 0
         for item in task.items:
             per_item.append(flat[pos: pos + len(item.candidates)])
             pos += len(item.candidates)
-        out[task.name] = {"format": task.format, "files": [str(f) for f in task.files],
-                          **aggregate(task.items, per_item, seed)}
+        out.append(per_item)
     return out
+
+
+def score_tasks(model, tokenizer, tasks: list[Task], *, seed: int = 0, **score_kwargs) -> dict:
+    """Score all tasks' candidates in one sorted, deduplicated pass and aggregate each task."""
+    per_task = score_items(model, tokenizer, tasks, **score_kwargs)
+    return {task.name: {"format": task.format, "files": [str(f) for f in task.files],
+                        **aggregate(task.items, per_item, seed)}
+            for task, per_item in zip(tasks, per_task)}
 
 
 def evaluate_loaded(model, tokenizer, tasks: list[Task], *, model_name: str, revision: str | None,

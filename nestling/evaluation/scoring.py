@@ -193,6 +193,28 @@ class BatchScorer:
             self.last_greedy = (self._misses(len(rows), rows_idx) == 0).cpu().numpy()
         return sums.detach().cpu().numpy()
 
+    def probs_at(self, seqs: list[list[int]], rows: list[int], pos: list[int], targets: list[int]) -> np.ndarray:
+        """softmax(logits at seqs[rows[i]][pos[i]])[targets[i]] (fp32, as the official reading code), float64 [N].
+
+        One forward pass over the right-padded batch ``seqs``; any token may be asked for at any
+        position (the reading task asks for words that are not the sequence's own next token).
+        """
+        input_ids, attention, _ = _pad([(s, [False] * len(s)) for s in seqs], self.device)
+        rows_idx = torch.tensor(rows, dtype=torch.long, device=self.device)
+        pos_idx = torch.tensor(pos, dtype=torch.long, device=self.device)
+        target_idx = torch.tensor(targets, dtype=torch.long, device=self.device)
+        states, _ = self._forward(input_ids, attention)
+        if not self.checked:
+            states = self._check_split(input_ids, attention, states, rows_idx, pos_idx)
+        out = []
+        for c in range(0, len(rows), self.chunk):
+            selected = states[rows_idx[c: c + self.chunk], pos_idx[c: c + self.chunk]]
+            with self.autocast:
+                logits = self.split[1](selected) if self.split is not None else selected
+            probs = torch.softmax(logits.float(), dim=-1)
+            out.append(probs.gather(-1, target_idx[c: c + self.chunk].unsqueeze(-1)).squeeze(-1))
+        return torch.cat(out).double().cpu().numpy() if out else np.zeros(0)
+
     def shared(self, prefix_len: int, groups: list[list[tuple[list[int], list[bool]]]]) -> list[np.ndarray]:
         """Score groups of sequences that share their first ``prefix_len`` tokens (and scored mask).
 

@@ -16,10 +16,16 @@ Formats (detected from the keys of a file's first line, or forced with ``task_fo
 | multiblimp      | sen, wrong_sen (+ phenomenon, lang when present)            | phenomenon     |
 | entity_tracking | input_prefix, options (options[0] correct), numops          | <file>_<n>_ops |
 | ewok            | Context1, Context2, Target1, Target2 (+ Domain)             | Domain         |
-| comps           | prefix_acceptable, prefix_unacceptable, property_phrase     | the file name  |
+| comps           | prefix_acceptable, prefix_unacceptable, property_phrase     | subset of file |
+| wug             | sentences ("<a>\t<b>"), ratio (human preference for <a>)    | wug_adj/_past  |
 | generic         | sentence_good, sentence_bad + the key named by ``group_by`` | item[group_by] |
 
 BabyLM-filtered BLiMP (``pair_id``) and original BLiMP (``pairID``) are both "blimp".
+
+EWoK, COMPS and WUG follow the official decoders (strict/evaluation_pipeline/sentence_zero_shot/
+read_files.py, causal backend): EWoK compares P(" " + Target1 | Context1) with P(" " + Target2 |
+Context1) (Context2 is not used); COMPS scores the property phrase after each prefix; WUG scores two
+full sentences and keeps the human ``ratio`` (its metric is a rank correlation, not an accuracy).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from pathlib import Path
 from nestling.errors import UserError
 
 FORMATS = ("blimp", "supplement", "blimp_nl", "zhoblimp", "multiblimp", "entity_tracking",
-           "ewok", "comps", "generic")
+           "ewok", "comps", "wug", "generic")
 
 # Keys each format needs; named in the error when a line lacks one.
 REQUIRED_KEYS = {
@@ -43,12 +49,26 @@ REQUIRED_KEYS = {
     "entity_tracking": ("input_prefix", "options", "numops"),
     "ewok": ("Context1", "Context2", "Target1", "Target2"),
     "comps": ("prefix_acceptable", "prefix_unacceptable", "property_phrase"),
+    "wug": ("sentences", "ratio"),
     "generic": ("sentence_good", "sentence_bad"),
 }
 
 # Keys whose value is text the model reads: anything but a string (e.g. null) is a broken line.
 TEXT_KEYS = {"sentence_good", "sentence_bad", "sen", "wrong_sen", "input_prefix", "Context1", "Context2",
              "Target1", "Target2", "prefix_acceptable", "prefix_unacceptable", "property_phrase"}
+
+# Official COMPS subset names by file stem (read_files.decode_comps); any other comps* file is
+# "wugs_dist_in_between", as there.
+COMPS_SUBSETS = {"comps_base": "base", "comps_wugs": "wugs", "comps_wugs_dist-before": "wugs_dist_before"}
+
+
+def wug_uid(stem: str) -> str:
+    """The official UID of a WUG file: its task name (wug_adj / wug_past), else the file stem."""
+    for uid in ("wug_adj", "wug_past"):
+        if stem.startswith(uid):
+            return uid
+    return stem
+
 
 # Folder names that say nothing about the task; the parent folder names it instead.
 _ANONYMOUS_DIRS = {"data", "eval", "test", "dev", "jsonl", "full_eval", "fast_eval"}
@@ -63,6 +83,7 @@ class Item:
     term: str | None
     key: str  # stable id inside its UID (pair id or line number); drives fast subsets and ties
     candidates: tuple[tuple[str, str], ...]  # (context, continuation) per candidate
+    ratio: float | None = None  # WUG only: the human preference for candidate 0
 
 
 @dataclass
@@ -83,6 +104,8 @@ def detect_format(record: dict, group_by: str | None = None) -> str | None:
         return "ewok"
     if "prefix_acceptable" in record and "property_phrase" in record:
         return "comps"
+    if "sentences" in record and "ratio" in record:
+        return "wug"
     if "sen" in record and "wrong_sen" in record:
         return "multiblimp"
     if "sentence_good" in record and "sentence_bad" in record:
@@ -162,14 +185,23 @@ def _decode(record: dict, fmt: str, path: Path, index: int, group_by: str | None
         return Item(f"{stem}_{record['numops']}_ops", stem, None, key,
                     tuple((prefix, option) for option in options))
     if fmt == "ewok":
-        # P(Target1 | Context1) against P(Target1 | Context2), joined by a space as the pipeline does.
-        target = " " + record["Target1"]
+        # Official decode_ewok (causal): P(" " + Target1 | Context1) against P(" " + Target2 | Context1).
+        context = record["Context1"]
         return Item(str(record.get("Domain", stem)), record.get("ContextType"), record.get("TargetDiff"), key,
-                    ((record["Context1"], target), (record["Context2"], target)))
+                    ((context, " " + record["Target1"]), (context, " " + record["Target2"])))
     if fmt == "comps":
-        phrase = " " + record["property_phrase"]
-        return Item(stem, None, None, key,
-                    ((record["prefix_acceptable"], phrase), (record["prefix_unacceptable"], phrase)))
+        # Official decode_comps: sentence = prefix + " " + phrase, completion = phrase (so the space
+        # belongs to the context when tokens are assigned to the completion).
+        phrase = record["property_phrase"]
+        return Item(COMPS_SUBSETS.get(stem, "wugs_dist_in_between" if stem.startswith("comps") else stem),
+                    None, None, key,
+                    ((record["prefix_acceptable"] + " ", phrase), (record["prefix_unacceptable"] + " ", phrase)))
+    if fmt == "wug":
+        sentences = str(record["sentences"]).split("\t")
+        if len(sentences) < 2:
+            raise UserError(f"{path}:{index + 1}: 'sentences' must hold two tab-separated sentences")
+        return Item(wug_uid(stem), None, None, key, tuple(("", s) for s in sentences),
+                    ratio=float(record["ratio"]))
     if fmt == "generic":
         return Item(str(record[group_by]), None, None, key,
                     _sentences(record["sentence_good"], record["sentence_bad"]))

@@ -261,6 +261,8 @@ def _training_section(run: Run) -> str:
 def _task_rows(tasks: dict, ref_tasks: dict | None) -> list[list[str]]:
     rows = []
     for name, t in tasks.items():
+        if t.get("metric") in ("spearman", "delta_r2_pct"):  # not accuracies: shown by _suite_section
+            continue
         row = [name, fmt_value(t.get("format")), fmt_int(t.get("n_items")), fmt_int(t.get("n_uids")),
                fmt_pct(t.get("macro_acc")),
                fmt_pct(t.get("weighted_acc"))]
@@ -344,6 +346,34 @@ def _multilingual_section(run: Run) -> str | None:
     return "\n".join(text)
 
 
+def suite_score(task: dict) -> str:
+    """A strict-suite task's official score: accuracy %, Spearman rho, or reading's two R2 gains (%)."""
+    if task.get("metric") == "delta_r2_pct":
+        return f"eye tracking {fmt_float(task.get('eye_tracking'), 2)}, self-paced {fmt_float(task.get('self_paced_reading'), 2)}"
+    if task.get("metric") == "spearman":
+        return fmt_float(task.get("score"), 3)
+    return fmt_pct(task.get("score"))
+
+
+def _suite_section(run: Run) -> str | None:
+    results = run.results or {}
+    head = headline_revision(results)
+    if not results.get("suite") or head is None:
+        return None
+    rev, res = head
+    rows = [[name, {"spearman": "Spearman rho (WUG)", "delta_r2_pct": "% of max R2 increase"}.get(
+        t.get("metric"), "accuracy (%)"), fmt_int(t.get("n_items")), suite_score(t)]
+        for name, t in (res.get("tasks") or {}).items()]
+    out = ["## BabyLM strict-track suite", "",
+           f"`{results['suite']}` on revision `{rev}`, scored as the official pipeline scores it (ties go to the "
+           "first candidate; accuracy = mean over UIDs, entity tracking over splits; reading = increase in R2 over "
+           "the baseline predictors as a percentage of the maximum, averaged over the eye-tracking measures, and "
+           "for self-paced reading with one-word spillover).", "", table(["Task", "Metric", "Items", "Score"], rows)]
+    if results.get("missing"):
+        out += ["", "Not evaluated (task data missing): " + ", ".join(f"{m['task']}" for m in results["missing"]) + "."]
+    return "\n".join(out)
+
+
 def _revisions_section(run: Run) -> str:
     curve = {r.get("revision"): r for r in (run.results or {}).get("learning_curve") or []}
     revisions = (run.results or {}).get("revisions") or {}
@@ -398,7 +428,7 @@ def render_card(run: Run, *, compare: Run | None = None, revision: Checkpoint | 
     """The card of an already-loaded run; `render_model_card` is the path-based entry point."""
     sections = [_front_matter(run, license, datasets), _overview(run, revision), _data_section(run),
                 _mixing_section(run), _architecture_section(run), _training_section(run),
-                _results_section(run, compare), finetune_card_section(run, compare), _multilingual_section(run), _revisions_section(run), _usage_section(run, repo_id),
+                _results_section(run, compare), finetune_card_section(run, compare), _multilingual_section(run), _suite_section(run), _revisions_section(run), _usage_section(run, repo_id),
                 _recipe_section(run),
                 "## Citation\n\n```bibtex\n" + CITATION + "\n```"]
     return "\n\n".join(s for s in sections if s) + "\n"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from nestling.errors import UserError
 
-from .card import NOT_EVALUATED, NOT_RECORDED, fmt_duration, fmt_float, fmt_int, fmt_pct, headline_revision
+from .card import NOT_EVALUATED, NOT_RECORDED, fmt_duration, fmt_float, fmt_int, fmt_pct, headline_revision, suite_score
 from .run import Run, load_run
 
 
@@ -228,6 +228,13 @@ def _run_names(runs: list[Run]) -> list[str]:
     return [f"{n} ({run.path.name})" if names.count(n) > 1 else n for n, run in zip(names, runs)]
 
 
+def _task_cell(task: dict | None) -> str:
+    """Macro accuracy (%), or a strict-suite task's official score (WUG rho, reading R2 gains)."""
+    if task and task.get("metric") in ("spearman", "delta_r2_pct"):
+        return suite_score(task)
+    return fmt_pct((task or {}).get("macro_acc"), NOT_EVALUATED)
+
+
 def _summary_table(runs: list[Run], names: list[str]) -> str:
     tasks = list(dict.fromkeys(t for run in runs for t in ((headline_revision(run.results) or ("", {}))[1]
                                                              .get("tasks") or {})))
@@ -242,7 +249,7 @@ def _summary_table(runs: list[Run], names: list[str]) -> str:
                      fmt_int(s.get("params")), fmt_int(s.get("steps")), fmt_int(s.get("words_seen")),
                      fmt_int(s.get("tokens_seen")), fmt_duration(s.get("wall_clock_s")),
                      fmt_float(s.get("final_val_loss")), fmt_float(s.get("final_val_ppl"), 2), rev]
-                    + [fmt_pct((res.get(t) or {}).get("macro_acc"), NOT_EVALUATED) for t in tasks])
+                    + [_task_cell(res.get(t)) for t in tasks])
     cells = "".join(f"<th>{html.escape(str(h))}</th>" for h in head)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>\n" for row in rows)
     return f"<table>\n<thead><tr>{cells}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>"

@@ -71,12 +71,20 @@ def test_ewok_comps_multiblimp_generic(tmp_path):
                                                    "Target1": "She reaches the shelf.", "Target2": "She can't."}])
     fmt, items = load_file(ewok)
     assert fmt == "ewok" and items[0].uid == "social"
+    # Official decode_ewok: Context1 + Target1 against Context1 + Target2.
     assert items[0].candidates == (("Ann is tall.", " She reaches the shelf."),
-                                   ("Ann is short.", " She reaches the shelf."))
-    comps = write_jsonl(tmp_path / "comps.jsonl", [{"prefix_acceptable": "A robin", "prefix_unacceptable": "A dax",
-                                                     "property_phrase": "can fly."}])
+                                   ("Ann is tall.", " She can't."))
+    comps = write_jsonl(tmp_path / "comps_wugs_dist-before.jsonl", [
+        {"prefix_acceptable": "A robin", "prefix_unacceptable": "A dax", "property_phrase": "can fly."}])
     fmt, items = load_file(comps)
-    assert fmt == "comps" and items[0].candidates == (("A robin", " can fly."), ("A dax", " can fly."))
+    # Official decode_comps: completion = the phrase, the joining space stays in the context.
+    assert fmt == "comps" and items[0].candidates == (("A robin ", "can fly."), ("A dax ", "can fly."))
+    assert items[0].uid == "wugs_dist_before"
+    wug = write_jsonl(tmp_path / "wug_adj_nominalization.jsonl", [{"sentences": "A dax. daxity\tA dax. daxness",
+                                                                   "ratio": 0.25}])
+    fmt, items = load_file(wug)
+    assert fmt == "wug" and items[0].uid == "wug_adj" and items[0].ratio == 0.25
+    assert items[0].candidates == (("", "A dax. daxity"), ("", "A dax. daxness"))
     multi = write_jsonl(tmp_path / "nld.jsonl", [{"sen": "Hij loopt.", "wrong_sen": "Hij lopen.",
                                                    "phenomenon": "SV-#", "lang": "nld"}])
     fmt, items = load_file(multi)
@@ -87,7 +95,7 @@ def test_ewok_comps_multiblimp_generic(tmp_path):
 
 
 def test_detect_format_unknown_is_none():
-    assert detect_format({"sentences": "a\tb", "ratio": 0.5}) is None
+    assert detect_format({"sentences": "a\tb", "score": 0.5}) is None
 
 
 def test_duplicate_task_names_get_suffix(tmp_path):
@@ -102,7 +110,7 @@ def test_duplicate_task_names_get_suffix(tmp_path):
     ('{"sentence_good": "a", "sentence_bad": "b"}\n{"sentence_good": "a",\n', "bad.jsonl:2: malformed JSON"),
     ("", "empty file"),
     ("\n\n", "empty file"),
-    ('{"sentences": "a\\tb", "ratio": 1}\n', "unknown format"),
+    ('{"sentences": "a\\tb", "score": 1}\n', "unknown format"),
     ('[1, 2]\n', "expected a JSON object"),
     ('{"sentence_good": "a", "sentence_bad": "b", "UID": "u", "field": "f", "linguistics_term": "t"}\n'
      '{"sentence_good": "a", "UID": "u", "field": "f", "linguistics_term": "t"}\n',

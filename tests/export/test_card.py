@@ -188,3 +188,31 @@ def test_a_run_past_ten_epochs_says_so():
     assert _over_epochs({"epochs": {"eng": 10.0, "nld": 3.2}}) == "no"
     assert _over_epochs({"epochs": {"eng": 15.0, "nld": 3.2}}) == "yes, allowed by `budget.allow_over_epochs`: eng 15.00"
     assert _over_epochs({}) == "not recorded"
+
+
+def _suite_results(run: Path) -> dict:
+    """The run's results.json turned into a strict-suite result (a WUG and a reading task added)."""
+    results = json.loads((run / "results.json").read_text())
+    results.update(suite="strict-fast", missing=[{"task": "wug_past_tense", "group": "fast", "path": "x",
+                                                 "reason": "not found"}])
+    final = results["revisions"]["final"]["tasks"]
+    for t in final.values():
+        t.update(metric="accuracy", score=t["macro_acc"])
+    final["wug_adj_nominalization"] = {"format": "wug", "metric": "spearman", "n_items": 200, "score": 0.4321}
+    final["reading"] = {"format": "reading", "metric": "delta_r2_pct", "n_items": 1726, "eye_tracking": 1.8765,
+                        "self_paced_reading": 0.0612}
+    return results
+
+
+def test_suite_scores_shown_as_the_official_metrics(demo_run, tmp_path):
+    run = _copy(demo_run, tmp_path)
+    results = _suite_results(run)
+    (run / "results.json").write_text(json.dumps(results))
+    t = parse_tables(render_model_card(run))
+    rows = {r[0]: r for r in t["BabyLM strict-track suite"][1:]}
+    assert rows["reading"][3] == "eye tracking 1.88, self-paced 0.06"
+    assert rows["wug_adj_nominalization"][3] == "0.432"
+    blimp = results["revisions"]["final"]["tasks"]["blimp"]["score"]
+    assert num(rows["blimp"][3]) == pytest.approx(100 * blimp, abs=0.05)
+    # WUG and reading are not accuracies: the accuracy table leaves them out.
+    assert not {"reading", "wug_adj_nominalization"} & {r[0] for r in t["Zero-shot evaluation"][1:]}

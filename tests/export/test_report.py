@@ -108,3 +108,12 @@ def test_smoothing_leaves_short_series_and_follows_long_ones():
     smooth = _smooth(ys)
     assert smooth[0] == pytest.approx(5.0) and smooth[99] == pytest.approx(5.0)  # bias-corrected: no dip at the start
     assert smooth[-1] == pytest.approx(1.0, abs=1e-2)
+
+
+def test_report_shows_suite_scores(demo_run, tmp_path):
+    from tests.export.test_card import _copy, _suite_results
+
+    run = _copy(demo_run, tmp_path)
+    (run / "results.json").write_text(json.dumps(_suite_results(run)))
+    html_text = (write_report([run], tmp_path / "report")).read_text()
+    assert "eye tracking 1.88, self-paced 0.06" in html_text and "0.432" in html_text
