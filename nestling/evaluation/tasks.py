@@ -121,9 +121,9 @@ def detect_format(record: dict, group_by: str | None = None) -> str | None:
     return None
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """Parse a jsonl file; a bad line raises UserError naming the file and line number."""
-    records = []
+def iter_jsonl(path: Path):
+    """(line number, record) of each non-blank line of a jsonl file; a bad line raises UserError naming the
+    file and line number."""
     with open(path, "rb") as f:
         for line_no, raw in enumerate(f, start=1):
             try:
@@ -138,7 +138,12 @@ def read_jsonl(path: Path) -> list[dict]:
                 raise UserError(f"{path}:{line_no}: malformed JSON ({err.msg})") from None
             if not isinstance(record, dict):
                 raise UserError(f"{path}:{line_no}: expected a JSON object, got {type(record).__name__}")
-            records.append(record)
+            yield line_no, record
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Parse a jsonl file; a bad or empty file raises UserError naming the file (and line)."""
+    records = [record for _, record in iter_jsonl(path)]
     if not records:
         raise UserError(f"{path}: empty file (no JSON lines)")
     return records

@@ -12,7 +12,6 @@ Every problem in a file is a `UserError` naming the file and the line.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,28 +97,21 @@ def _join(values: list[str], template: str | None) -> str:
 
 def read_split(path: Path, spec: TaskSpec) -> Split:
     """Read a JSONL file into a Split; a malformed record is a UserError naming file and line."""
+    from nestling.evaluation.tasks import iter_jsonl
+
     split = Split(path)
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UserError(f"{path}:{number}: not valid JSON ({err.msg})") from None
-            if not isinstance(record, dict):
-                raise UserError(f"{path}:{number}: expected a JSON object")
-            missing = [k for k in spec.fields() if k not in record]
-            if missing:
-                raise UserError(f"{path}:{number}: missing field {', '.join(map(repr, missing))} "
-                                f"(task {spec.name} reads {', '.join(spec.fields())})")
-            bad = [k for k in (*spec.a_keys, *spec.b_keys) if not isinstance(record[k], str)]
-            if bad:
-                raise UserError(f"{path}:{number}: field {bad[0]!r} is not text")
-            a = _join([record[k] for k in spec.a_keys], spec.a_template)
-            split.texts.append((a, " ".join(record[k] for k in spec.b_keys)) if spec.b_keys else a)
-            split.labels.append(record["label"])
-            split.lines.append(number)
+    for number, record in iter_jsonl(path):
+        missing = [k for k in spec.fields() if k not in record]
+        if missing:
+            raise UserError(f"{path}:{number}: missing field {', '.join(map(repr, missing))} "
+                            f"(task {spec.name} reads {', '.join(spec.fields())})")
+        bad = [k for k in (*spec.a_keys, *spec.b_keys) if not isinstance(record[k], str)]
+        if bad:
+            raise UserError(f"{path}:{number}: field {bad[0]!r} is not text")
+        a = _join([record[k] for k in spec.a_keys], spec.a_template)
+        split.texts.append((a, " ".join(record[k] for k in spec.b_keys)) if spec.b_keys else a)
+        split.labels.append(record["label"])
+        split.lines.append(number)
     if not split.texts:
         raise UserError(f"{path}: empty split (no examples)")
     return split

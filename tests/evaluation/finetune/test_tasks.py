@@ -62,5 +62,5 @@ def test_bad_records_name_file_and_line(tmp_path, records, message):
 def test_invalid_json_names_the_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(rte_records(1)[0]) + "\n{oops\n")
-    with pytest.raises(UserError, match=r"bad\.jsonl:2: not valid JSON"):
+    with pytest.raises(UserError, match=r"bad\.jsonl:2: malformed JSON"):
         read_split(bad, GLUE_TASKS["rte"])
