@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from nestling.errors import UserError
-from nestling.recipe import load_recipe
+from nestling.recipe import load_recipe, with_value
 
 def write_builtin_data(root: Path, words: int, seed: int, langs: list[str], pairs_per_uid: int = 100) -> str:
     """Write the built-in corpus (root/raw/<lang>/) and minimal pairs (root/pairs/); returns a summary."""
@@ -104,7 +104,7 @@ def ensure_dataset(recipe: dict) -> Path:
 
 def prepare_and_train(recipe: dict, out_dir: Path | None = None, resume: Path | None = None) -> Path:
     """Make sure a loaded recipe's data exists, then train; returns the run folder."""
-    recipe["data"]["dir"] = str(ensure_dataset(recipe))
+    recipe = with_value(recipe, "data.dir", str(ensure_dataset(recipe)))
     from nestling.training.trainer import train
 
     return train(recipe, out_dir=out_dir, resume=resume)

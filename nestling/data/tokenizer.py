@@ -97,17 +97,18 @@ def save_tokenizer(tok, out_dir: Path) -> None:
 
 
 def fertility(tok, paths: dict[str, Path], track: str) -> dict[str, dict]:
-    """Tokens per word per language on a sample, words counted with the ledger's rule (see counting)."""
+    """Tokens per word per language on a sample: tokens as the shards hold them (document markers
+    included), words counted with the ledger's rule (``counting.tokens_per_word``)."""
     report = {}
     for lang, path in paths.items():
         lines = list(_lines(path, FERTILITY_SAMPLE_BYTES)) or [""]
         encodings = tok.encode_batch(lines, add_special_tokens=False)
-        n_tokens = sum(len(e.ids) for e in encodings)
+        n_tokens = sum(len(e.ids) + counting.DOCUMENT_MARKERS for e in encodings)
         n_bytes = sum(len(line.encode("utf-8")) + 1 for line in lines)
         ws = sum(len(line.split()) for line in lines)
         words = counting.budget_words(ws, n_bytes, lang, track)
         report[lang] = {"tokens": n_tokens, "words": words, "word_unit": counting.word_unit(lang, track),
-                        "fertility": n_tokens / words if words else float("nan"),
+                        "fertility": counting.tokens_per_word(n_tokens, words),
                         "bytes_per_token": n_bytes / n_tokens if n_tokens else float("nan"),
                         "sample_lines": len(lines)}
     return report

@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-import yaml
 
 from nestling.data.shards import load_shards
 from nestling.errors import UserError
+from nestling.recipe import dump_recipe, load_recipe
 from nestling.training import checkpoint, distributed
 from nestling.training.batching import BatchPlan, WindowSampler, cuda_fits, draw_batch, eval_windows, plan_batch
 from nestling.training.counting import Counter, check_epochs, plan_steps
@@ -59,13 +59,15 @@ class LoopState:
     over_epochs: dict = field(default_factory=dict)
 
 
-def train(recipe: dict, out_dir: Path | None = None, resume: Path | None = None) -> Path:
+def train(recipe, out_dir: Path | None = None, resume: Path | None = None) -> Path:
     """Train the recipe's model on its prepared dataset; return the run directory.
 
     ``out_dir`` overrides ``runs/<date>_<method>_seed<N>/``; ``resume`` is a run directory to continue
     from its newest state. Under torchrun (RANK/WORLD_SIZE set) every process calls this; rank 0 writes.
+    ``recipe`` is a loaded recipe (``nestling.recipe.load_recipe``); a plain mapping is loaded first.
     """
-    dist = distributed.init(recipe["run"].get("device", "auto"))
+    recipe = load_recipe(recipe)
+    dist = distributed.init(recipe.run.device)
     try:
         return _train(recipe, out_dir, resume, dist)
     finally:
@@ -74,21 +76,20 @@ def train(recipe: dict, out_dir: Path | None = None, resume: Path | None = None)
 
 def _train(recipe: dict, out_dir, resume, dist: Dist) -> Path:
     run_cfg, budget = recipe["run"], recipe["budget"]
-    seed = int(recipe.get("seed", 0))
+    seed = recipe.seed
     _seed_everything(seed)
     data = _open_dataset(recipe)
     run_dir = _run_dir(recipe, out_dir, resume, dist)
-    autocast = _autocast(run_cfg.get("precision", "auto"), dist.device)
+    autocast = _autocast(run_cfg.precision, dist.device)
 
     model = _build_model(recipe, data).to(dist.device)
     plan = _plan_batch(recipe, model, data, dist, autocast)
     total_steps = plan_steps(budget, sum(data["train_tokens"].values()), plan.tokens_per_step)
-    allow_over = bool(budget.get("allow_over_epochs", False))
-    max_epochs = float(budget.get("max_epochs", 10))
+    allow_over, max_epochs = budget.allow_over_epochs, float(budget.max_epochs)
     planned_epochs = total_steps * plan.tokens_per_step / sum(data["train_tokens"].values())
     check_epochs({"all languages": planned_epochs}, max_epochs, allow_over, "budget")
-    optimizer = build_optimizer(model, recipe["optimizer"])
-    schedule = build_schedule(optimizer, recipe["schedule"], total_steps)
+    optimizer = build_optimizer(model, recipe.optimizer)
+    schedule = build_schedule(optimizer, recipe.schedule, total_steps)
     mixer = _build_mixer(recipe, data, total_steps * plan.tokens_per_step, max_epochs, allow_over, run_dir, dist)
     sampler = WindowSampler({lang: s.train for lang, s in data["shards"].items()}, plan.seq_len, seed)
     counter = Counter(data["words_per_token"], data["train_tokens"])
@@ -105,13 +106,13 @@ def _train(recipe: dict, out_dir, resume, dist: Dist) -> Path:
     distributed.barrier(dist)
 
     fwd = _wrap(model, run_cfg, dist)
-    all_milestones = milestones(float(recipe["checkpoints"].get("milestone_scale", 1.0)))
+    all_milestones = milestones(float(recipe.checkpoints.milestone_scale))
     # Fixed held-out windows: validation from the start of each val shard, mixer probes from its end.
-    val_n, probe_n = int(run_cfg.get("val_tokens", 16384)), int(recipe["mixing"].get("probe_tokens", 4096))
+    val_n, probe_n = run_cfg.val_tokens, recipe.mixing.probe_tokens
     val = {lang: eval_windows(s.val, plan.seq_len, val_n) for lang, s in data["shards"].items()}
     probes = {lang: eval_windows(s.val, plan.seq_len, probe_n, from_end=True) for lang, s in data["shards"].items()}
     log = MetricsLog(run_dir if dist.is_main else None, total_steps, loop.step,
-                     bool(run_cfg.get("tensorboard", True)), bool(run_cfg.get("progress", True)))
+                     run_cfg.tensorboard, run_cfg.progress)
     ctx = dict(recipe=recipe, run_dir=run_dir, dist=dist, model=model, fwd=fwd, plan=plan, autocast=autocast,
                optimizer=optimizer, schedule=schedule, mixer=mixer, sampler=sampler, counter=counter, loop=loop,
                log=log, data=data, val=val, probes=probes, milestones=all_milestones, total_steps=total_steps)
@@ -169,7 +170,7 @@ def run_step(ctx: dict, window: "_LogWindow") -> tuple[float, float]:
     loss_sum, lang_sums = accumulate_gradients(
         ctx["fwd"], windows, lang_idx, plan, len(mixer.langs), dist, ctx["autocast"]
     )
-    clip = ctx["recipe"]["optimizer"].get("grad_clip") or math.inf
+    clip = ctx["recipe"].optimizer.grad_clip or math.inf
     grad_norm = torch.nn.utils.clip_grad_norm_(ctx["model"].parameters(), clip)
     loss = all_reduce_sum(loss_sum, dist) / plan.global_batch
     loss_f, grad_f = torch.stack([loss.float(), grad_norm.float().to(loss.device)]).tolist()
@@ -245,15 +246,15 @@ def _sample_languages(ctx: dict) -> list[str]:
     except BudgetExhausted as err:
         raise UserError(
             f"step {ctx['loop'].step + 1}: every language has used its token budget "
-            f"({ctx['recipe']['budget'].get('max_epochs', 10)} epochs): {err}; lower the planned length, or set "
+            f"({ctx['recipe'].budget.max_epochs} epochs): {err}; lower the planned length, or set "
             "budget.allow_over_epochs=true and resume from the last state"
         ) from None
 
 
 def _check_epoch_guard(ctx: dict) -> None:
     """Past max_epochs: stop with a UserError unless allowed; when allowed, record it once per language."""
-    budget, loop = ctx["recipe"]["budget"], ctx["loop"]
-    max_epochs, allow = float(budget.get("max_epochs", 10)), bool(budget.get("allow_over_epochs", False))
+    budget, loop = ctx["recipe"].budget, ctx["loop"]
+    max_epochs, allow = float(budget.max_epochs), budget.allow_over_epochs
     epochs = ctx["counter"].epochs()
     # No state is written here: the last periodic state stays the one to resume from (with allow_over_epochs).
     for lang, e in check_epochs(epochs, max_epochs, allow, f"step {loop.step + 1}").items():
@@ -265,20 +266,20 @@ def _check_epoch_guard(ctx: dict) -> None:
 
 def _after_step(ctx: dict, window: "_LogWindow", loss: float, grad_norm: float) -> None:
     """Everything between two steps: skip bookkeeping, metrics, validation, mixer probe, checkpoints."""
-    loop, run_cfg, log = ctx["loop"], ctx["recipe"]["run"], ctx["log"]
+    loop, run_cfg, log = ctx["loop"], ctx["recipe"].run, ctx["log"]
     step = loop.step
     if not (math.isfinite(loss) and math.isfinite(grad_norm)):
         log.log({"kind": "skip", "step": step, "reason": f"non-finite loss {loss} or grad norm {grad_norm}"})
-        limit = int(run_cfg.get("max_bad_steps", 10))
+        limit = run_cfg.max_bad_steps
         if loop.bad_streak >= limit:
             _save_state(ctx)
             raise TrainingDiverged(
                 f"step {step}: {loop.bad_streak} consecutive non-finite steps (run.max_bad_steps={limit}); "
                 "the run stopped with its last finite weights saved; lower the learning rate or check the data"
             )
-    if step % int(run_cfg.get("log_every", 10)) == 0 or step == ctx["total_steps"]:
+    if step % run_cfg.log_every == 0 or step == ctx["total_steps"]:
         log.log(window.record(ctx, grad_norm))
-    if step % int(run_cfg.get("eval_every", 200)) == 0 and step < ctx["total_steps"]:
+    if step % run_cfg.eval_every == 0 and step < ctx["total_steps"]:
         _log_val(ctx)
     if ctx["mixer"].needs_probe(step):
         probe = mean_losses(ctx, ctx["probes"])
@@ -286,7 +287,7 @@ def _after_step(ctx: dict, window: "_LogWindow", loss: float, grad_norm: float) 
         log.log({"kind": "mix", "step": step, "words": ctx["counter"].words, "pi": out["pi"],
                  "rewards": out.get("rewards", {}), "probe_loss": probe})
     _write_milestones(ctx)
-    if step % int(ctx["recipe"]["checkpoints"].get("state_every", 200)) == 0:
+    if step % ctx["recipe"].checkpoints.state_every == 0:
         _save_state(ctx)
 
 
@@ -333,15 +334,15 @@ def _write_summary(ctx: dict, finished: bool, final_val: float | None) -> None:
     plan: BatchPlan = ctx["plan"]
     names = [m.name for m in ctx["milestones"][: loop.milestones_done]]
     summary = {
-        "name": recipe.get("name"), "method": recipe.get("method"), "seed": recipe.get("seed"),
-        "arch": recipe["model"].get("arch"), "params": sum(p.numel() for p in model.parameters()),
+        "name": recipe.name, "method": recipe.method, "seed": recipe.seed,
+        "arch": recipe.model.arch, "params": sum(p.numel() for p in model.parameters()),
         "steps": loop.step, "total_steps": ctx["total_steps"], "tokens_seen": c.tokens, "words_seen": c.words,
         "epochs": c.epochs(), "wall_clock_s": loop.wall_s,
         "final_val_loss": final_val,
         "final_val_ppl": math.exp(final_val) if final_val is not None and final_val < 50 else None,
         "device": str(ctx["dist"].device), "world_size": ctx["dist"].world_size, "hardware": _hardware(ctx["dist"]),
-        "optimizer": {**recipe["optimizer"], "params_per_optimizer": ctx["optimizer"].describe()},
-        "schedule": {**recipe["schedule"], "total_steps": ctx["total_steps"], **ctx["schedule"].phases},
+        "optimizer": {**recipe.optimizer.to_dict(), "params_per_optimizer": ctx["optimizer"].describe()},
+        "schedule": {**recipe.schedule.to_dict(), "total_steps": ctx["total_steps"], **ctx["schedule"].phases},
         "batch": {**asdict(plan), "tokens_per_step": plan.tokens_per_step},
         "checkpoints": names, "skipped_steps": loop.skipped, "over_epochs": dict(loop.over_epochs),
         "finished": finished, "mixing": ctx["mixer"].summary(),
@@ -361,13 +362,13 @@ def _save_state(ctx: dict) -> None:
             "counter": ctx["counter"].state_dict(), "rng": _rng_state(),
             "identity": _identity(ctx["recipe"]),
         }
-        checkpoint.save_state(ctx["run_dir"], loop.step, state, int(ctx["recipe"]["checkpoints"].get("keep_last", 2)))
+        checkpoint.save_state(ctx["run_dir"], loop.step, state, ctx["recipe"].checkpoints.keep_last)
     distributed.barrier(ctx["dist"])
 
 
 def _identity(recipe: dict) -> dict:
     """The recipe parts a resumed run must share with the state (others, e.g. logging, may change)."""
-    return {"seed": recipe.get("seed"), "model": recipe["model"], "batch": recipe["batch"]}
+    return {"seed": recipe.seed, "model": recipe.model.to_dict(), "batch": recipe.batch.to_dict()}
 
 
 def _check_same_run(recipe: dict, state: dict | None) -> None:
@@ -481,10 +482,10 @@ class _StopOnSignal:
 
 def _open_dataset(recipe: dict) -> dict:
     """The prepared dataset: shards, per-language counts, tokenizer folder, ledger and special ids."""
-    if not recipe["data"].get("dir"):
+    if not recipe.data.dir:
         raise UserError("data.dir: the trainer needs a prepared dataset folder (nestling train prepares one first)")
-    data_dir = Path(recipe["data"]["dir"])
-    shards = load_shards(data_dir, recipe["data"].get("langs") or None)
+    data_dir = Path(recipe.data.dir)
+    shards = load_shards(data_dir)
     tokenizer_dir = data_dir / "tokenizer"
     if not (tokenizer_dir / "tokenizer.json").is_file() and not (tokenizer_dir / "tokenizer_config.json").is_file():
         raise UserError(f"{tokenizer_dir}: no tokenizer; run `nestling tokenizer train {data_dir}` first")
@@ -510,7 +511,7 @@ def _build_model(recipe: dict, data: dict):
 
     pad = AutoTokenizer.from_pretrained(data["tokenizer_dir"]).pad_token_id
     pad = pad if pad is not None else data["eos"]
-    model = build_model(recipe["model"], data["vocab_size"], data["bos"], data["eos"], pad)
+    model = build_model(recipe.model.to_dict(), data["vocab_size"], data["bos"], data["eos"], pad)
     # Master weights are fp32 whatever the compute precision (autocast handles bf16).
     return model.float().train()
 
@@ -521,16 +522,16 @@ def _build_mixer(recipe, data, total_tokens, max_epochs, allow_over, run_dir, di
 
     budgets = None if allow_over else token_budgets(data["ledger"], data["metas"], max_epochs)
     langs = sorted(data["shards"])
-    return build_mixer(recipe["mixing"], langs, data["train_tokens"], budgets, total_tokens,
-                       int(recipe.get("seed", 0)), run_dir if dist.is_main else None)
+    return build_mixer(recipe.mixing, langs, data["train_tokens"], budgets, total_tokens,
+                       recipe.seed, run_dir if dist.is_main else None)
 
 
 def _plan_batch(recipe: dict, model, data: dict, dist: Dist, autocast) -> BatchPlan:
-    b = recipe["batch"]
+    b = recipe.batch
     fits = None
-    if b.get("micro_batch", "auto") == "auto" and dist.device.type == "cuda":
-        fits = cuda_fits(model, int(b["seq_len"]), data["vocab_size"], dist.device, autocast)
-    plan = plan_batch(int(b["global_batch"]), int(b["seq_len"]), b.get("micro_batch", "auto"), dist.world_size, fits)
+    if b.micro_batch == "auto" and dist.device.type == "cuda":
+        fits = cuda_fits(model, b.seq_len, data["vocab_size"], dist.device, autocast)
+    plan = plan_batch(b.global_batch, b.seq_len, b.micro_batch, dist.world_size, fits)
     if dist.active and fits is not None:
         # Ranks may measure different free memory: all take the smallest micro-batch any found.
         t = torch.tensor([plan.micro], device=dist.device)
@@ -539,13 +540,13 @@ def _plan_batch(recipe: dict, model, data: dict, dist: Dist, autocast) -> BatchP
     return plan
 
 
-def _wrap(model, run_cfg: dict, dist: Dist):
+def _wrap(model, run_cfg, dist: Dist):
     """The module the training forward goes through: DDP across ranks, optionally torch.compile'd."""
     fwd = model
     if dist.active:
         ids = [dist.device.index] if dist.device.type == "cuda" else None
         fwd = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
-    if run_cfg.get("compile", False):
+    if run_cfg.compile:
         fwd = torch.compile(fwd)
     return fwd
 
@@ -556,11 +557,9 @@ def _autocast(precision: str, device: torch.device):
         precision = "bf16" if device.type == "cuda" else "fp32"
     if precision == "fp32":
         return contextlib.nullcontext
-    if precision == "bf16":
-        if device.type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = True
-        return partial(torch.autocast, device_type=device.type, dtype=torch.bfloat16)
-    raise UserError(f"run.precision must be auto, fp32 or bf16, got {precision!r}")
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+    return partial(torch.autocast, device_type=device.type, dtype=torch.bfloat16)
 
 
 def _run_dir(recipe: dict, out_dir, resume, dist: Dist) -> Path:
@@ -572,8 +571,8 @@ def _run_dir(recipe: dict, out_dir, resume, dist: Dist) -> Path:
         return run_dir
     if out_dir is None:
         date = distributed.broadcast_object(dt.date.today().isoformat(), dist)
-        name = f"{date}_{recipe.get('method', 'run')}_seed{recipe.get('seed', 0)}"
-        out_dir = Path(recipe["run"].get("out_root", "runs")) / name
+        name = f"{date}_{recipe.method}_seed{recipe.seed}"
+        out_dir = Path(recipe.run.out_root) / name
     run_dir = Path(out_dir)
     if checkpoint.list_states(run_dir) or (run_dir / "summary.json").exists():
         raise UserError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another --out")
@@ -584,7 +583,7 @@ def _run_dir(recipe: dict, out_dir, resume, dist: Dist) -> Path:
 
 
 def _write_run_files(recipe: dict, run_dir: Path, data: dict) -> None:
-    (run_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True))
+    (run_dir / "recipe.yaml").write_text(dump_recipe(recipe))
     if (data["dir"] / "ledger.json").is_file():
         shutil.copy2(data["dir"] / "ledger.json", run_dir / "ledger.json")
 

@@ -30,7 +30,7 @@ def test_meta_follows_the_contract(shards):
         assert len(loaded[lang].train) == meta["train_tokens"] and len(loaded[lang].val) == meta["val_tokens"]
         assert meta["words_per_token"] == pytest.approx(meta["train_words"] / meta["train_tokens"])
         assert meta["word_unit"] == counting.word_unit(lang, "strict-small")
-    assert "words/token" in tokenize_table(metas)
+    assert "tokens/word" in tokenize_table(metas)
 
 
 def test_documents_are_bos_ids_eos_and_decode_to_the_clean_lines(shards, tiny_dataset):

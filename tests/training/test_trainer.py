@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from nestling.errors import UserError
+from nestling.recipe import with_value
 from nestling.training import trainer
 from nestling.training.trainer import TrainingDiverged, train
 from tests.training.helpers import STREAM_MIXER, make_dataset, recipe
@@ -144,7 +145,7 @@ def test_ten_epoch_guard_stops_or_records(tmp_path):
     r = recipe(small, budget={"max_steps": 4, "max_epochs": 2})  # 4 x 256 tokens = 2.56 epochs of 400
     with pytest.raises(UserError, match="pass 2 epochs.*allow_over_epochs"):
         train(r, out_dir=tmp_path / "stopped")
-    r["budget"]["allow_over_epochs"] = True
+    r = with_value(r, "budget.allow_over_epochs", True)
     run = train(r, out_dir=tmp_path / "allowed")
     summary = json.loads((run / "summary.json").read_text())
     assert summary["finished"] and summary["over_epochs"]["eng"] == pytest.approx(1024 / 400)
