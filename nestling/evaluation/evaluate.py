@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ from nestling.evaluation.fast import fast_subset, per_uid_for
 from nestling.evaluation.results import SCHEMA_VERSION, SCORING_RULE
 from nestling.evaluation.scoring import resolve_device, score_texts
 from nestling.evaluation.tasks import Task, load_tasks
+from nestling.run_folder import CHECKPOINTS, read_words_seen  # noqa: F401 (read_words_seen re-exported)
 
 
 def resolve_revision(model_dir: str | Path, revision: str | None) -> Path | str:
@@ -29,7 +29,7 @@ def resolve_revision(model_dir: str | Path, revision: str | None) -> Path | str:
         return str(model_dir)
     if revision is None:
         return root
-    for candidate in (root / "checkpoints" / revision, root / revision):
+    for candidate in (root / CHECKPOINTS / revision, root / revision):
         if (candidate / "config.json").is_file():
             return candidate
     raise UserError(f"{model_dir}: revision {revision!r} not found (looked in checkpoints/{revision} and {revision})")
@@ -49,14 +49,6 @@ def load_model(location: Path | str, *, revision: str | None = None, device: str
     except (OSError, ValueError) as err:
         raise UserError(f"{location}: cannot load model/tokenizer ({str(err).splitlines()[0]})") from None
     return model.to(resolve_device(device)).eval(), tokenizer
-
-
-def read_words_seen(location: Path | str) -> int | None:
-    """words_seen from a checkpoint's checkpoint.json (None when absent)."""
-    path = Path(location) / "checkpoint.json"
-    if isinstance(location, Path) and path.is_file():
-        return json.loads(path.read_text()).get("words_seen")
-    return None
 
 
 def prepare_tasks(data_paths: list[Path], *, task_format: str = "auto", group_by: str | None = None,

@@ -51,7 +51,7 @@ def build_mixer(
 ) -> Mixer:
     """The mixer for the recipe's typed ``mixing`` section (``nestling.recipe.section("mixing", ...)``).
 
-    ``token_budgets`` caps the tokens drawn per language (see nestling.mixing.budget; None = no cap);
+    ``token_budgets`` caps the tokens drawn per language (see nestling.data.ledger; None = no cap);
     ``total_tokens`` is the run's planned exposure (unimax spreads it); ``run_dir`` receives
     ``mixing_prior.json`` for the prior-based methods.
     """

@@ -8,29 +8,21 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 from pathlib import Path
 
 import torch
 
+from nestling.files import publish_folder
+from nestling.run_folder import write_checkpoint_info
+
 STATE_DIR = "state"
 STATE_FILE = "state.pt"
 
 
-def _fsync_tree(folder: Path) -> None:
-    """Flush every file of ``folder`` to disk before the rename publishes it."""
-    for path in folder.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as f:
-                os.fsync(f.fileno())
-
-
 def _publish(tmp: Path, final: Path) -> None:
-    _fsync_tree(tmp)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    """Flush, give the files the umask's modes (save_pretrained leaves 0600 safetensors), rename into place."""
+    publish_folder(tmp, final)
 
 
 def assert_finite(model: torch.nn.Module) -> None:
@@ -68,7 +60,7 @@ def save_model_folder(model, tokenizer_dir: Path, folder: Path, info: dict) -> P
     for path in Path(tokenizer_dir).iterdir():
         if path.is_file():
             shutil.copy2(path, tmp / path.name)
-    (tmp / "checkpoint.json").write_text(json.dumps(info, indent=2) + "\n")
+    write_checkpoint_info(tmp, info)
     _publish(tmp, folder)
     return folder
 
@@ -78,7 +70,7 @@ def copy_model_folder(src: Path, folder: Path, info: dict) -> Path:
     tmp = folder.with_name(f".tmp-{folder.name}")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(src, tmp)
-    (tmp / "checkpoint.json").write_text(json.dumps(info, indent=2) + "\n")
+    write_checkpoint_info(tmp, info)
     _publish(tmp, folder)
     return folder
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import math
 import platform
 import random
@@ -30,9 +29,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from nestling.data.ledger import LEDGER, read_ledger
 from nestling.data.shards import load_shards
 from nestling.errors import UserError
 from nestling.recipe import dump_recipe, load_recipe
+from nestling.run_folder import checkpoint_dir, run_dir_name, write_recipe, write_summary
 from nestling.training import checkpoint, distributed
 from nestling.training.batching import BatchPlan, WindowSampler, cuda_fits, draw_batch, eval_windows, plan_batch
 from nestling.training.counting import Counter, check_epochs, plan_steps
@@ -308,7 +309,7 @@ def _write_milestones(ctx: dict) -> None:
     for m in reached:
         info = {"name": m.name, "words_seen": counter.words, "tokens_seen": counter.tokens, "step": loop.step}
         if ctx["dist"].is_main:
-            folder = ctx["run_dir"] / "checkpoints" / m.name
+            folder = checkpoint_dir(ctx["run_dir"], m.name)
             if first is None:
                 first = checkpoint.save_model_folder(ctx["model"], ctx["data"]["tokenizer_dir"], folder, info)
             else:
@@ -323,7 +324,7 @@ def _finish(ctx: dict) -> None:
     c, loop = ctx["counter"], ctx["loop"]
     if ctx["dist"].is_main:
         info = {"name": "final", "words_seen": c.words, "tokens_seen": c.tokens, "step": loop.step}
-        checkpoint.save_model_folder(ctx["model"], ctx["data"]["tokenizer_dir"], ctx["run_dir"] / "final", info)
+        checkpoint.save_model_folder(ctx["model"], ctx["data"]["tokenizer_dir"], checkpoint_dir(ctx["run_dir"], "final"), info)
     _write_summary(ctx, finished=True, final_val=final_val)
 
 
@@ -347,7 +348,7 @@ def _write_summary(ctx: dict, finished: bool, final_val: float | None) -> None:
         "checkpoints": names, "skipped_steps": loop.skipped, "over_epochs": dict(loop.over_epochs),
         "finished": finished, "mixing": ctx["mixer"].summary(),
     }
-    (ctx["run_dir"] / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    write_summary(ctx["run_dir"], summary)
 
 
 def _save_state(ctx: dict) -> None:
@@ -489,7 +490,6 @@ def _open_dataset(recipe: dict) -> dict:
     tokenizer_dir = data_dir / "tokenizer"
     if not (tokenizer_dir / "tokenizer.json").is_file() and not (tokenizer_dir / "tokenizer_config.json").is_file():
         raise UserError(f"{tokenizer_dir}: no tokenizer; run `nestling tokenizer train {data_dir}` first")
-    ledger_path = data_dir / "ledger.json"
     metas = {lang: s.meta for lang, s in shards.items()}
     first = next(iter(metas.values()))
     for lang, meta in metas.items():
@@ -497,7 +497,7 @@ def _open_dataset(recipe: dict) -> dict:
             raise UserError(f"{data_dir}/shards/{lang}/meta.json: vocab_size differs from the other languages")
     return {
         "dir": data_dir, "shards": shards, "metas": metas, "tokenizer_dir": tokenizer_dir,
-        "ledger": json.loads(ledger_path.read_text()) if ledger_path.is_file() else None,
+        "ledger": read_ledger(data_dir, required=False),
         "train_tokens": {lang: int(len(s.train)) for lang, s in shards.items()},
         "words_per_token": {lang: s.words_per_token for lang, s in shards.items()},
         "vocab_size": int(first["vocab_size"]), "bos": first.get("bos_token_id"), "eos": first.get("eos_token_id"),
@@ -518,7 +518,7 @@ def _build_model(recipe: dict, data: dict):
 
 def _build_mixer(recipe, data, total_tokens, max_epochs, allow_over, run_dir, dist):
     from nestling.mixing import build_mixer
-    from nestling.mixing.budget import token_budgets
+    from nestling.data.ledger import token_budgets
 
     budgets = None if allow_over else token_budgets(data["ledger"], data["metas"], max_epochs)
     langs = sorted(data["shards"])
@@ -571,8 +571,7 @@ def _run_dir(recipe: dict, out_dir, resume, dist: Dist) -> Path:
         return run_dir
     if out_dir is None:
         date = distributed.broadcast_object(dt.date.today().isoformat(), dist)
-        name = f"{date}_{recipe.method}_seed{recipe.seed}"
-        out_dir = Path(recipe.run.out_root) / name
+        out_dir = Path(recipe.run.out_root) / run_dir_name(recipe.method, recipe.seed, date)
     run_dir = Path(out_dir)
     if checkpoint.list_states(run_dir) or (run_dir / "summary.json").exists():
         raise UserError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another --out")
@@ -583,9 +582,9 @@ def _run_dir(recipe: dict, out_dir, resume, dist: Dist) -> Path:
 
 
 def _write_run_files(recipe: dict, run_dir: Path, data: dict) -> None:
-    (run_dir / "recipe.yaml").write_text(dump_recipe(recipe))
-    if (data["dir"] / "ledger.json").is_file():
-        shutil.copy2(data["dir"] / "ledger.json", run_dir / "ledger.json")
+    write_recipe(run_dir, dump_recipe(recipe))
+    if (data["dir"] / LEDGER).is_file():
+        shutil.copy2(data["dir"] / LEDGER, run_dir / LEDGER)
 
 
 def _hardware(dist: Dist) -> str:
