@@ -4,12 +4,14 @@ import json
 import math
 import os
 import signal
+import stat
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from nestling.errors import UserError
+from nestling.files import umask_mode
 from nestling.recipe import with_value
 from nestling.training import trainer
 from nestling.training.trainer import TrainingDiverged, train
@@ -87,9 +89,9 @@ def test_sigterm_writes_state_and_resume_is_bit_identical(data, tmp_path, monkey
 
     real_step = trainer.run_step
 
-    def step_then_sigterm(ctx, window):
-        out = real_step(ctx, window)
-        if ctx["loop"].step == 5:
+    def step_then_sigterm(state, window):
+        out = real_step(state, window)
+        if state.loop.step == 5:
             os.kill(os.getpid(), signal.SIGTERM)
         return out
 
@@ -162,5 +164,7 @@ def test_stream_mixer_trains_and_its_checkpoints_carry_their_code(data, tmp_path
     folder = run / "checkpoints" / summary["checkpoints"][0]
     assert {"modeling_stream_mixer.py", "configuration_stream_mixer.py", "tokenizer.json"} <= {p.name for p in folder.iterdir()}
     assert "auto_map" in json.loads((folder / "config.json").read_text())
+    # save_pretrained writes through private temp files; published model folders follow the umask.
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (run / "final").iterdir()} == {umask_mode()}
     loaded = AutoModelForCausalLM.from_pretrained(run / "final", trust_remote_code=True).state_dict()
     assert all(torch.equal(loaded[k], v) for k, v in final_weights(run).items())
