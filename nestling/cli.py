@@ -55,9 +55,10 @@ def cmd_data_tokenize(args) -> None:
 
 
 def cmd_data_builtin(args) -> None:
-    from nestling.pipeline import write_builtin_data
+    from nestling.data.generator import write_builtin_data
 
-    print(write_builtin_data(args.out, words=args.words, seed=args.seed, langs=_langs(args.langs)))
+    print(write_builtin_data(args.out, words=args.words, seed=args.seed, langs=_langs(args.langs),
+                             pairs_per_uid=default("data.builtin_pairs")))
 
 
 def cmd_tokenizer_train(args) -> None:
@@ -80,14 +81,14 @@ def cmd_mix_simulate(args) -> None:
 
 
 def cmd_train(args) -> None:
-    from nestling.pipeline import train_recipe
+    from nestling.jobs import train_recipe
 
     run_dir = train_recipe(args.recipe, args.set, out_dir=args.out, resume=args.resume)
     print(f"run folder: {run_dir}")
 
 
 def cmd_eval(args) -> None:
-    from nestling.pipeline import evaluate_path
+    from nestling.jobs import evaluate_path
 
     print(evaluate_path(
         args.model, args.data, out=args.out, task_format=args.task_format, group_by=args.group_by,
@@ -119,7 +120,7 @@ def cmd_report(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    from nestling.pipeline import run_demo
+    from nestling.jobs import run_demo
 
     run_demo(args.recipe, args.set, out_dir=args.out)
 

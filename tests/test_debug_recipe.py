@@ -5,7 +5,9 @@ import json
 
 import pytest
 
-from nestling.pipeline import builtin_pairs, language_table, train_recipe
+from nestling.data.dataset import builtin_pairs
+from nestling.evaluation.results import language_table
+from nestling.jobs import train_recipe
 from nestling.recipe import load_recipe
 
 # Recorded from `pytest tests/test_debug_recipe.py` on 2 CPU cores (see BENCHMARKS.md, "debug recipe").

@@ -29,6 +29,7 @@ from nestling.data.prepare import format_table, load_ledger
 from nestling.data.shards import token_dtype
 from nestling.data.tokenizer import BOS, EOS, PAD, clean_files
 from nestling.errors import UserError
+from nestling.files import publish_folder
 
 CHUNK_BYTES = 1 << 20
 # The smallest validation slice worth a loss probe, when the language has that much text.
@@ -211,8 +212,7 @@ def tokenize_dataset(dataset_dir: Path, val_fraction: float = 0.01, workers: int
             counts = _encode_language(tok, tokenizer_json, path, tmp / lang, val_every, dtype, workers, chunk_bytes)
             metas[lang] = _meta(lang, counts, ledger["track"], tok, vocab_size, dtype, val_every)
             (tmp / lang / "meta.json").write_text(json.dumps(metas[lang], indent=2) + "\n")
-        shutil.rmtree(dataset_dir / "shards", ignore_errors=True)
-        tmp.rename(dataset_dir / "shards")
+        publish_folder(tmp, dataset_dir / "shards")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

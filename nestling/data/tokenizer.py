@@ -19,6 +19,7 @@ from typing import Iterator
 from nestling.data import counting
 from nestling.data.prepare import format_table, load_ledger
 from nestling.errors import UserError
+from nestling.files import publish_folder
 
 PAD, BOS, EOS = "<pad>", "<s>", "</s>"
 SPECIAL_TOKENS = [PAD, BOS, EOS]
@@ -133,8 +134,7 @@ def train_tokenizer(dataset_dir: Path, vocab_size: int = 16384, balance_language
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         save_tokenizer(tok, tmp)
-        shutil.rmtree(out, ignore_errors=True)
-        tmp.rename(out)
+        publish_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
