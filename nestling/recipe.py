@@ -30,6 +30,7 @@ import yaml
 
 from nestling.data.cleaning import FORMAT_ALIASES, FORMATS
 from nestling.data.counting import TRACKS
+from nestling.data.formats import BAD_LINE_POLICIES
 from nestling.errors import UserError
 from nestling.models import ARCHITECTURES
 
@@ -78,7 +79,7 @@ SCHEMA: dict[str, Any] = {
                       choices=FORMATS + tuple(FORMAT_ALIASES)),
         "keep_child": Key(True, (bool,), "Keep child (*CHI) utterances from CHAT files."),
         "on_bad_line": Key("error", (str,), "error (stop, exit 2) or skip (drop and count in the ledger).",
-                           choices=("error", "skip")),
+                           choices=BAD_LINE_POLICIES),
         "allow_over_budget": Key(False, (bool,), "Prepare data over the track's word budget (recorded in the ledger)."),
         "builtin_root": Key("data", (str,), "Folder where built-in datasets are written once and reused."),
         "builtin_words": Key(2_000_000, (int,), "Words the built-in generator writes, split evenly over builtin_langs."),

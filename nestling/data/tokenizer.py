@@ -115,7 +115,7 @@ def fertility(tok, paths: dict[str, Path], track: str) -> dict[str, dict]:
     return report
 
 
-def train_tokenizer(dataset_dir: Path, vocab_size: int = 16384, balance_languages: bool = False, *,
+def train_tokenizer(dataset_dir: Path, vocab_size: int, balance_languages: bool = False, *,
                     max_bytes_per_language: int | None = None) -> dict:
     """Train ``dataset_dir/tokenizer/`` on the cleaned text; return fertility per language.
 
