@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
