@@ -231,6 +231,10 @@ Recipe = dataclasses.make_dataclass(
     bases=(Section,), frozen=True, eq=False,
 )
 Recipe.__doc__ = "A loaded recipe: top-level keys and one typed section per schema section (see SCHEMA)."
+# Generated classes live in this module under their names, so they pickle (torch.save, multiprocessing).
+for _cls in (Recipe, *SECTIONS.values()):
+    _cls.__module__ = __name__
+    globals()[_cls.__name__] = _cls
 Recipe.source = property(lambda self: self._source, doc="Where the recipe was read from.")
 
 
