@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-import yaml
 
 from nestling import recipe as R
 from nestling.errors import UserError
