@@ -83,15 +83,14 @@ BASE_RECIPE = {
 }
 
 
-def recipe(data_dir: Path, **sections):
-    """BASE_RECIPE on ``data_dir`` with sections updated, loaded: recipe(d, run={"log_every": 2})."""
-    from nestling.recipe import load_recipe
-
+def recipe(data_dir: Path, **sections) -> dict:
+    """BASE_RECIPE on ``data_dir`` with sections updated: recipe(d, run={"log_every": 2}) (model: replaced)."""
     r = copy.deepcopy(BASE_RECIPE)
     r["data"]["dir"] = str(data_dir)
     for key, value in sections.items():
-        if isinstance(value, dict) and key != "model":  # a model section replaces the whole section
+        # A model section replaces the Llama one: a stream mixer has no num_key_value_heads.
+        if isinstance(value, dict) and key != "model":
             r[key].update(value)
         else:
             r[key] = value
-    return load_recipe(r)
+    return r

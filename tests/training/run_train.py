@@ -6,6 +6,7 @@ usage: run_train.py DATA_DIR OUT_DIR [--resume] [--set section.key=json ...]
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -14,7 +15,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from nestling.training.trainer import train  # noqa: E402
-from nestling.recipe import load_recipe  # noqa: E402
 from tests.training.helpers import recipe  # noqa: E402
 
 
@@ -26,7 +26,11 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[])
     args = parser.parse_args()
     torch.set_num_threads(1)
-    r = load_recipe(recipe(args.data_dir), args.set)
+    r = recipe(args.data_dir)
+    for item in args.set:
+        key, value = item.split("=", 1)
+        section, name = key.split(".")
+        r[section][name] = json.loads(value)
     if args.resume:
         train(r, resume=args.out_dir)
     else:
