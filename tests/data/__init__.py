@@ -1,0 +1,1 @@
+"""Tests of nestling (a package, so test modules may share names across folders)."""
