@@ -11,8 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from nestling.data.cleaning import FORMAT_ALIASES, FORMATS
+from nestling.data.cleaning import FORMATS
 from nestling.errors import RunStopped, UserError
+from nestling.recipe import choices, default
 
 
 class Parser(argparse.ArgumentParser):
@@ -31,6 +32,10 @@ def _lang_path(text: str) -> tuple[str, Path]:
         # Path("") is the current folder: an empty path must not read everything here.
         raise argparse.ArgumentTypeError(f"empty path in {text!r}; expected LANG=PATH")
     return lang.strip(), Path(path)
+
+
+def _langs(text: str) -> list[str]:
+    return [lang.strip() for lang in text.split(",") if lang.strip()]
 
 
 def cmd_data_prepare(args) -> None:
@@ -53,9 +58,10 @@ def cmd_data_tokenize(args) -> None:
 
 
 def cmd_data_builtin(args) -> None:
-    from nestling.pipeline import write_builtin_data
+    from nestling.data.generator import write_builtin_data
 
-    print(write_builtin_data(args.out, words=args.words, seed=args.seed, langs=args.langs.split(",")))
+    print(write_builtin_data(args.out, words=args.words, seed=args.seed, langs=_langs(args.langs),
+                             pairs_per_uid=default("data.builtin_pairs")))
 
 
 def cmd_tokenizer_train(args) -> None:
@@ -67,17 +73,18 @@ def cmd_tokenizer_train(args) -> None:
 def cmd_mix_prior(args) -> None:
     from nestling.mixing.prior import format_prior_report
 
-    print(format_prior_report([lang.strip() for lang in args.langs.split(",")]))
+    print(format_prior_report(_langs(args.langs)))
 
 
 def cmd_mix_simulate(args) -> None:
     from nestling.mixing.simulate import format_simulation, run_simulation
 
-    print(format_simulation(run_simulation(args.reward, rounds=args.rounds, seed=args.seed, out_dir=args.out)))
+    rounds = {"rounds": args.rounds} if args.rounds is not None else {}
+    print(format_simulation(run_simulation(args.reward, seed=args.seed, out_dir=args.out, **rounds)))
 
 
 def cmd_train(args) -> None:
-    from nestling.pipeline import check_finished, train_recipe
+    from nestling.jobs import check_finished, train_recipe
 
     run_dir = train_recipe(args.recipe, args.set, out_dir=args.out, resume=args.resume)
     check_finished(run_dir)
@@ -94,7 +101,7 @@ def cmd_eval(args) -> None:
             device=args.device, batch_size=args.batch_size, trust_remote_code=args.trust_remote_code,
             offline=args.offline))
         return
-    from nestling.pipeline import evaluate_path
+    from nestling.jobs import evaluate_path
 
     if args.suite and args.data:
         raise UserError("give --data PATH or --suite NAME, not both")
@@ -155,7 +162,7 @@ def cmd_report(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    from nestling.pipeline import run_demo
+    from nestling.jobs import run_demo
 
     run_demo(args.recipe, args.set, out_dir=args.out)
 
@@ -176,12 +183,12 @@ def build_parser() -> Parser:
     p = data.add_parser("prepare", help="clean, count and certify corpora; write ledger.json")
     p.add_argument("--lang", type=_lang_path, action="append", required=True, metavar="LANG=PATH",
                    help="a language's folder or file (repeatable, e.g. --lang eng=corpus/en)")
-    p.add_argument("--track", choices=["strict", "strict-small", "multilingual"], default="strict")
+    p.add_argument("--track", choices=choices("data.track"), default=default("data.track"))
     p.add_argument("--out", type=Path, required=True, help="dataset folder to create")
-    p.add_argument("--format", choices=list(FORMATS) + list(FORMAT_ALIASES), metavar="FORMAT",
+    p.add_argument("--format", choices=choices("data.format"), metavar="FORMAT",
                    help=f"force the input format ({', '.join(FORMATS)}); default: detect per file")
     p.add_argument("--drop-child", action="store_true", help="drop child (*CHI) utterances from CHAT files")
-    p.add_argument("--on-bad-line", choices=["error", "skip"], default="error")
+    p.add_argument("--on-bad-line", choices=choices("data.on_bad_line"), default=default("data.on_bad_line"))
     p.add_argument("--allow-over-budget", action="store_true", help="prepare past the track's budget (recorded)")
     p.set_defaults(func=cmd_data_prepare)
     p = data.add_parser("tokenize", help="encode a prepared dataset into memmapped shards")
@@ -190,28 +197,28 @@ def build_parser() -> Parser:
     p.set_defaults(func=cmd_data_tokenize)
     p = data.add_parser("builtin", help="write the built-in grammar corpus and minimal pairs")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--words", type=int, default=2_000_000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--langs", default="eng,nld,zho")
+    p.add_argument("--words", type=int, default=default("data.builtin_words"))
+    p.add_argument("--seed", type=int, default=default("seed"))
+    p.add_argument("--langs", default=",".join(default("data.builtin_langs")))
     p.set_defaults(func=cmd_data_builtin)
 
     tok = sub.add_parser("tokenizer", help="train the byte-level BPE tokenizer").add_subparsers(
         dest="tokenizer_command", metavar="ACTION", parser_class=Parser, required=True)
     p = tok.add_parser("train", help="train on a prepared dataset's cleaned text")
     p.add_argument("dir", type=Path)
-    p.add_argument("--vocab-size", type=int, default=16384)
+    p.add_argument("--vocab-size", type=int, default=default("tokenizer.vocab_size"))
     p.add_argument("--balance", action="store_true", help="equal text per language")
     p.set_defaults(func=cmd_tokenizer_train)
 
     mix = sub.add_parser("mix", help="language mixing: typological prior and TAAM simulator").add_subparsers(
         dest="mix_command", metavar="ACTION", parser_class=Parser, required=True)
     p = mix.add_parser("prior", help="URIEL distances, isolation scores and pi_0")
-    p.add_argument("--langs", default="eng,nld,zho")
+    p.add_argument("--langs", default=",".join(default("data.builtin_langs")))
     p.set_defaults(func=cmd_mix_prior)
     p = mix.add_parser("simulate", help="run the real mixing code on synthetic loss curves")
-    p.add_argument("--reward", choices=["v1", "v2"], default="v2")
-    p.add_argument("--rounds", type=int, default=300)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--reward", choices=choices("mixing.reward"), default=default("mixing.reward"))
+    p.add_argument("--rounds", type=int, help="EXP3 rounds (default: nestling.mixing.simulate.ROUNDS)")
+    p.add_argument("--seed", type=int, default=default("seed"))
     p.add_argument("--out", type=Path, help="folder for the plot of pi over rounds")
     p.set_defaults(func=cmd_mix_simulate)
 
@@ -232,8 +239,8 @@ def build_parser() -> Parser:
     p.add_argument("--task-format", default="auto")
     p.add_argument("--group-by", help="grouping key of a generic sentence_good/sentence_bad file")
     p.add_argument("--fast", action="store_true", help="official fast subsets")
-    p.add_argument("--revisions", default="all", help="all, final, or chck_10M,chck_20M,...")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--revisions", default=default("eval.revisions"), help="all, final, or chck_10M,chck_20M,...")
+    p.add_argument("--batch-size", type=int, default=default("eval.batch_size"))
     p.add_argument("--device", default="auto")
     p.add_argument("--out", type=Path, help="results.json (default: <run>/results.json for a run)")
     p.add_argument("--langs", default="eng,nld,zho", help="suite: the zeroshot_<lang> groups to run")

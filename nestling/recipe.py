@@ -1,16 +1,28 @@
 """Recipes: YAML files that describe a run, with every key defined, typed and documented here.
 
-A recipe is a nested mapping with the sections below. ``load_recipe`` fills every default, applies
-command-line overrides (``--set optimizer.muon_lr=1e-3``), and rejects unknown keys, so a typo fails
-before any work starts. The ``model`` section is open: its keys go to the architecture's config
-class, which validates them itself.
+This module is the one place a recipe default or allowed value exists. ``SCHEMA`` holds each key's
+type, default, allowed values and meaning; the typed sections (frozen dataclasses, one per section)
+are generated from it, ``docs/recipes.md`` is generated from it, and the CLI takes its defaults and
+choices from it. ``load_recipe`` fills every default, applies command-line overrides
+(``--set optimizer.muon_lr=1e-3``), rejects unknown keys and bad values, and builds the model's
+config, so a typo fails in one line before any data work starts.
+
+The ``model`` section is typed by architecture: ``arch`` picks the config class, and the other keys
+must be fields of that class. When a layer of the recipe (a base recipe, the file, an override)
+changes ``model.arch``, the model keys inherited from earlier layers that the new architecture does
+not know are dropped (they described the other architecture); keys given in that layer or later
+that the architecture does not know are an error.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
+import difflib
+import functools
 import json
-import datetime as dt
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -18,19 +30,31 @@ from typing import Any
 
 import yaml
 
+from nestling.data.cleaning import FORMAT_ALIASES, FORMATS
+from nestling.data.counting import TRACKS
+from nestling.data.formats import BAD_LINE_POLICIES
 from nestling.errors import UserError
+from nestling.models import ARCHITECTURES
 
 
 @dataclass(frozen=True)
 class Key:
-    """One recipe key: its default, the types it accepts, and what it means."""
+    """One recipe key: its default, the types it accepts, its allowed values and what it means."""
 
     default: Any
     types: tuple
     doc: str
+    choices: tuple | None = None
+    positive: bool = False
 
+
+# mixing.reward: every accepted spelling -> the reward it names (nestling.mixing.rewards implements both).
+REWARD_ALIASES = {"v1": "v1", "normalized_excess_loss": "v1", "v2": "v2", "cross_lingual_deficit": "v2"}
 
 NUM = (int, float)
+PRECISIONS = ("auto", "fp32", "bf16")
+# BabyLM: at most 10 epochs over the data; more only with budget.allow_over_epochs (recorded).
+BABYLM_MAX_EPOCHS = 10
 OPT_INT = (int, type(None))
 OPT_STR = (str, type(None))
 
@@ -42,22 +66,25 @@ SCHEMA: dict[str, Any] = {
     "run": {
         "out_root": Key("runs", (str,), "Folder under which run folders are created."),
         "device": Key("auto", (str,), "auto (CUDA when present, else CPU), cpu, cuda or cuda:N."),
-        "precision": Key("auto", (str,), "auto (bf16 autocast on CUDA, fp32 on CPU), fp32 or bf16; master weights stay fp32."),
+        "precision": Key("auto", (str,), "auto (bf16 autocast on CUDA, fp32 on CPU), fp32 or bf16; master weights stay fp32.",
+                         choices=PRECISIONS),
         "compile": Key(False, (bool,), "Wrap the model in torch.compile (CUDA runs)."),
-        "log_every": Key(10, (int,), "Steps between train records in metrics.jsonl."),
-        "eval_every": Key(200, (int,), "Steps between validation-loss records."),
-        "val_tokens": Key(16384, (int,), "Held-out tokens per language for the validation loss."),
+        "log_every": Key(10, (int,), "Steps between train records in metrics.jsonl.", positive=True),
+        "eval_every": Key(200, (int,), "Steps between validation-loss records.", positive=True),
+        "val_tokens": Key(16384, (int,), "Held-out tokens per language for the validation loss.", positive=True),
         "tensorboard": Key(True, (bool,), "Write TensorBoard events to <run>/tb."),
         "progress": Key(True, (bool,), "Show a tqdm progress bar with tokens/s and ETA."),
-        "max_bad_steps": Key(10, (int,), "Consecutive non-finite steps that stop the run."),
+        "max_bad_steps": Key(10, (int,), "Consecutive non-finite steps that stop the run.", positive=True),
     },
     "data": {
         "dir": Key(None, OPT_STR, "Prepared dataset folder (ledger, tokenizer, shards); null = built-in data under data/."),
         "sources": Key({}, (dict,), "Raw corpora to prepare first, {lang: path}; empty = the built-in generator."),
-        "track": Key("strict", (str,), "BabyLM track: strict, strict-small or multilingual (sets the word budget)."),
-        "format": Key(None, OPT_STR, "Force one input format for every file (txt, chat, srt, wiki, html); null = detect."),
+        "track": Key("strict", (str,), "BabyLM track (sets the word budget).", choices=tuple(TRACKS)),
+        "format": Key(None, OPT_STR, "Force one input format for every file; null = detect per file.",
+                      choices=FORMATS + tuple(FORMAT_ALIASES)),
         "keep_child": Key(True, (bool,), "Keep child (*CHI) utterances from CHAT files."),
-        "on_bad_line": Key("error", (str,), "error (stop, exit 2) or skip (drop and count in the ledger)."),
+        "on_bad_line": Key("error", (str,), "error (stop, exit 2) or skip (drop and count in the ledger).",
+                           choices=BAD_LINE_POLICIES),
         "allow_over_budget": Key(False, (bool,), "Prepare data over the track's word budget (recorded in the ledger)."),
         "builtin_root": Key("data", (str,), "Folder where built-in datasets are written once and reused."),
         "builtin_words": Key(2_000_000, (int,), "Words the built-in generator writes, split evenly over builtin_langs."),
@@ -65,14 +92,16 @@ SCHEMA: dict[str, Any] = {
         "builtin_pairs": Key(100, (int,), "Minimal pairs per phenomenon in the built-in evaluation set."),
     },
     "tokenizer": {
-        "vocab_size": Key(16384, (int,), "Byte-level BPE vocabulary size (special tokens included)."),
+        "vocab_size": Key(16384, (int,), "Byte-level BPE vocabulary size (special tokens included).", positive=True),
         "balance_languages": Key(False, (bool,), "Train the tokenizer on equal text per language."),
     },
-    "model": Key({"arch": "stream_mixer"}, (dict,), "Architecture (arch: stream_mixer|llama) and its config keys."),
     "mixing": {
-        "method": Key("uniform", (str,), "uniform, proportional, temperature, unimax, prior, fixed or taam."),
-        "reward": Key("v2", (str,), "TAAM reward: v1 (normalized_excess_loss) or v2 (cross_lingual_deficit)."),
-        "update": Key("full_information", (str,), "EXP3 update: full_information (all languages probed) or bandit."),
+        "method": Key("uniform", (str,), "Mixing method (static baselines, or taam: prior + EXP3).",
+                      choices=("uniform", "proportional", "temperature", "unimax", "prior", "fixed", "taam")),
+        "reward": Key("v2", (str,), "TAAM reward: v1 (normalized_excess_loss) or v2 (cross_lingual_deficit).",
+                      choices=tuple(REWARD_ALIASES)),
+        "update": Key("full_information", (str,), "EXP3 update: full_information (all languages probed) or bandit.",
+                      choices=("full_information", "bandit")),
         "gamma": Key(0.1, NUM, "EXP3 exploration rate."),
         "eta": Key(0.1, NUM, "EXP3 learning rate on rewards."),
         "floor": Key(0.10, NUM, "Least probability of any language: p <- f + (1 - K f) p."),
@@ -81,44 +110,50 @@ SCHEMA: dict[str, Any] = {
         "temperature_tau": Key(3.0, NUM, "Method temperature: q_l proportional to n_l^(1/tau)."),
         "unimax_max_epochs": Key(4, NUM, "Method unimax: most epochs over any language."),
         "probs": Key({}, (dict,), "Method fixed: the probabilities, {lang: p}."),
-        "mix_interval": Key(50, (int,), "Steps between probes and EXP3 updates (adaptive methods)."),
-        "probe_tokens": Key(4096, (int,), "Held-out tokens per language in each probe."),
+        "mix_interval": Key(50, (int,), "Steps between probes and EXP3 updates (adaptive methods).", positive=True),
+        "probe_tokens": Key(4096, (int,), "Held-out tokens per language in each probe.", positive=True),
     },
     "optimizer": {
-        "name": Key("muon_adamw", (str,), "muon_adamw (Muon on hidden matrices, AdamW on the rest) or adamw."),
+        "name": Key("muon_adamw", (str,), "muon_adamw (Muon on hidden matrices, AdamW on the rest) or adamw.",
+                    choices=("muon_adamw", "adamw")),
         "muon_lr": Key(5e-3, NUM, "Peak learning rate of the Muon group."),
         "adamw_lr": Key(5e-4, NUM, "Peak learning rate of the AdamW group (all parameters with name adamw)."),
         "weight_decay": Key(0.1, NUM, "Decoupled weight decay of both groups (none on norms and biases)."),
         "betas": Key([0.9, 0.95], (list,), "AdamW betas."),
         "eps": Key(1e-8, NUM, "AdamW epsilon."),
         "muon_momentum": Key(0.95, NUM, "Muon momentum (Nesterov)."),
-        "adjust_lr_fn": Key("match_rms_adamw", (str,), "torch.optim.Muon adjust_lr_fn: match_rms_adamw or original."),
+        "adjust_lr_fn": Key("match_rms_adamw", (str,), "torch.optim.Muon adjust_lr_fn: match_rms_adamw or original.",
+                            choices=("match_rms_adamw", "original")),
         "grad_clip": Key(1.0, NUM, "Global gradient-norm clip; 0 disables."),
     },
     "schedule": {
-        "name": Key("wsd", (str,), "wsd (warmup-stable-decay, transformers.get_wsd_schedule)."),
+        "name": Key("wsd", (str,), "wsd (warmup-stable-decay, transformers.get_wsd_schedule).", choices=("wsd",)),
         "warmup_fraction": Key(0.01, NUM, "Fraction of steps spent warming up."),
         "decay_fraction": Key(0.15, NUM, "Fraction of steps spent decaying (the rest is stable)."),
-        "decay_type": Key("linear", (str,), "Decay shape: linear, cosine or 1-sqrt."),
+        "decay_type": Key("linear", (str,), "Decay shape of the WSD schedule.", choices=("linear", "cosine", "1-sqrt")),
         "min_lr_ratio": Key(0.0, NUM, "Final learning rate as a fraction of the peak."),
     },
     "budget": {
-        "epochs": Key(10, NUM, "Planned length in epochs over the prepared train tokens (when max_* are null)."),
-        "max_steps": Key(None, OPT_INT, "Planned length in optimizer steps (overrides epochs)."),
-        "max_tokens": Key(None, OPT_INT, "Planned length in training tokens (overrides epochs)."),
-        "max_epochs": Key(10, NUM, "BabyLM's limit on epochs over the data; exceeding it stops the run."),
+        "epochs": Key(10, NUM, "Planned length in epochs over the prepared train tokens (when max_* are null).",
+                      positive=True),
+        "max_steps": Key(None, OPT_INT, "Planned length in optimizer steps (overrides epochs).", positive=True),
+        "max_tokens": Key(None, OPT_INT, "Planned length in training tokens (overrides epochs).", positive=True),
+        "max_epochs": Key(BABYLM_MAX_EPOCHS, NUM, "BabyLM's limit on epochs over the data; exceeding it stops the run.",
+                          positive=True),
         "allow_over_epochs": Key(False, (bool,), "Let the run pass max_epochs (recorded in the summary)."),
     },
     "batch": {
-        "global_batch": Key(128, (int,), "Sequences per optimizer step, over all devices and accumulation."),
-        "seq_len": Key(1024, (int,), "Tokens per training sequence."),
+        "global_batch": Key(128, (int,), "Sequences per optimizer step, over all devices and accumulation.",
+                            positive=True),
+        "seq_len": Key(1024, (int,), "Tokens per training sequence.", positive=True),
         "micro_batch": Key("auto", (str, int), "Most sequences per forward pass (the largest divisor of the "
-                       "per-process batch up to it); auto = largest that fits (CUDA) or 8 (CPU)."),
+                           "per-process batch up to it); auto = largest that fits (CUDA) or 8 (CPU)."),
     },
     "checkpoints": {
-        "milestone_scale": Key(1.0, NUM, "Multiplies the BabyLM milestones (chck_1M = 1e6 x scale words)."),
+        "milestone_scale": Key(1.0, NUM, "Multiplies the BabyLM milestones (chck_1M = 1e6 x scale words).",
+                               positive=True),
         "keep_last": Key(2, (int,), "Resumable training states kept."),
-        "state_every": Key(200, (int,), "Steps between resumable training states."),
+        "state_every": Key(200, (int,), "Steps between resumable training states.", positive=True),
     },
     "eval": {
         "data": Key(["builtin"], (list,), "Minimal-pair files or folders; 'builtin' = the built-in pairs."),
@@ -135,15 +170,18 @@ SCHEMA: dict[str, Any] = {
     "finetune": {
         "seeds": Key([42], (list,), "Fine-tuning seeds; scores are the mean over seeds."),
         "revisions": Key("final", (str, list), "Revisions of a run to fine-tune: final, all, or chck_* names."),
-        "epochs": Key(10, (int,), "Epochs per task (all but WSC)."),
-        "wsc_epochs": Key(30, (int,), "Epochs for WSC."),
+        "epochs": Key(10, (int,), "Epochs per task (all but WSC).", positive=True),
+        "wsc_epochs": Key(30, (int,), "Epochs for WSC.", positive=True),
         "learning_rate": Key(3e-5, NUM, "Peak learning rate (AdamW)."),
-        "batch_size": Key(32, (int,), "Training batch size (RTE, WSC, MRPC, QQP, MNLI...)."),
-        "long_batch_size": Key(16, (int,), "Training batch size for the long-input tasks BoolQ and MultiRC."),
-        "valid_batch_size": Key(64, (int,), "Batch size of the validation passes."),
-        "sequence_length": Key(512, (int,), "Tokens per input before truncation."),
-        "gradient_accumulation": Key(1, (int,), "Micro-batches per optimizer step (must divide the batch size)."),
-        "max_train_examples": Key(None, OPT_INT, "Use only the first N training examples of each task; null = all."),
+        "batch_size": Key(32, (int,), "Training batch size (RTE, WSC, MRPC, QQP, MNLI...).", positive=True),
+        "long_batch_size": Key(16, (int,), "Training batch size for the long-input tasks BoolQ and MultiRC.",
+                               positive=True),
+        "valid_batch_size": Key(64, (int,), "Batch size of the validation passes.", positive=True),
+        "sequence_length": Key(512, (int,), "Tokens per input before truncation.", positive=True),
+        "gradient_accumulation": Key(1, (int,), "Micro-batches per optimizer step (must divide the batch size).",
+                                     positive=True),
+        "max_train_examples": Key(None, OPT_INT, "Use only the first N training examples of each task; null = all.",
+                                  positive=True),
         "classifier_dropout": Key(0.1, NUM, "Dropout in the classification head."),
         "classifier_layer_norm_eps": Key(1e-5, NUM, "Epsilon of the head's LayerNorms."),
         "weight_decay": Key(0.01, NUM, "AdamW weight decay (every parameter, as the official code)."),
@@ -153,24 +191,146 @@ SCHEMA: dict[str, Any] = {
         "beta2": Key(0.999, NUM, "AdamW beta2."),
         "optimizer_eps": Key(1e-8, NUM, "AdamW epsilon."),
         "pooling": Key("auto", (str,), "Hidden state the head reads: last (real token), first, or auto "
-                       "(first for encoders, last otherwise)."),
+                       "(first for encoders, last otherwise).", choices=("auto", "last", "first")),
         "keep_best_model": Key(True, (bool,), "Report the best validation epoch (false: the last epoch)."),
         "device": Key("auto", (str,), "auto (CUDA when present, else CPU), cpu, cuda or cuda:N."),
-        "precision": Key("auto", (str,), "auto (bf16 autocast on CUDA, fp32 on CPU), fp32 or bf16."),
+        "precision": Key("auto", (str,), "auto (bf16 autocast on CUDA, fp32 on CPU), fp32 or bf16.",
+                         choices=PRECISIONS),
         "multilingual": {
             "seeds": Key([12], (list,), "Seeds of the multilingual suite (official script: 12)."),
-            "epochs": Key(10, (int,), "Maximum epochs per multilingual task."),
+            "epochs": Key(10, (int,), "Maximum epochs per multilingual task.", positive=True),
             "learning_rate": Key(5e-5, NUM, "Peak learning rate (linear decay, as the official script)."),
-            "batch_size": Key(64, (int,), "Training batch size of the multilingual suite."),
-            "sequence_length": Key(128, (int,), "Tokens per input (padded to this length, as the official script)."),
-            "patience": Key(3, (int,), "Epochs without improvement before early stopping."),
+            "batch_size": Key(64, (int,), "Training batch size of the multilingual suite.", positive=True),
+            "sequence_length": Key(128, (int,), "Tokens per input (padded to this length, as the official script).",
+                                   positive=True),
+            "patience": Key(3, (int,), "Epochs without improvement before early stopping.", positive=True),
         },
     },
 }
 
+# The model section: ``arch`` here, every other key a field of the architecture's config class.
+MODEL_ARCH = Key("stream_mixer", (str,), "Architecture; the section's other keys go to its config class.",
+                 choices=ARCHITECTURES)
+# Config fields that come from the data (tokenizer) or from transformers, never from a recipe.
+_NOT_RECIPE_KEYS = {"vocab_size", "bos_token_id", "eos_token_id", "pad_token_id", "transformers_version",
+                    "architectures", "layer_types", "dtype", "id2label", "label2id", "problem_type",
+                    "is_encoder_decoder", "chunk_size_feed_forward", "output_hidden_states", "return_dict",
+                    "model_type", "auto_map"}
+
+
+def choices(dotted: str) -> tuple:
+    """The allowed values of a key (for the CLI and the modules that dispatch on it)."""
+    return MODEL_ARCH.choices if dotted == "model.arch" else documented_keys()[dotted].choices
+
+
+def default(dotted: str) -> Any:
+    """The default of a key (for the CLI)."""
+    return copy.deepcopy(documented_keys()[dotted].default)
+
+
+# ---------------------------------------------------------------- typed sections
+
+
+class Section(Mapping):
+    """A frozen, typed recipe section; also reads like the mapping it was loaded from."""
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._names():
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def __iter__(self):
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def _names(self) -> tuple:
+        return tuple(f.name for f in dataclasses.fields(self) if not f.name.startswith("_"))
+
+    def to_dict(self) -> dict:
+        """Plain, YAML/JSON-ready nested dicts (a copy)."""
+        return {k: v.to_dict() if isinstance(v, Section) else copy.deepcopy(v) for k, v in self.items()}
+
+    def replace(self, **changes) -> "Section":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, eq=False)
+class ModelSection(Section):
+    """``arch`` and the config keys of that architecture (``options``); reads as one flat mapping."""
+
+    arch: str
+    options: dict
+
+    def _names(self) -> tuple:
+        return ("arch", *self.options)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.arch if name == "arch" else self.options[name]
+
+    def to_dict(self) -> dict:
+        return {"arch": self.arch, **copy.deepcopy(self.options)}
+
+
+def _section_class(dotted: str, spec: dict) -> type:
+    fields = [(key, Any) for key in spec]
+    cls_name = "".join(part.capitalize() for part in dotted.replace(".", "_").split("_")) + "Section"
+    return dataclasses.make_dataclass(cls_name, fields, bases=(Section,), frozen=True, eq=False)
+
+
+def _sections(schema: dict, prefix: str = "") -> dict[str, type]:
+    """A section class per (possibly nested) schema section, by dotted name (finetune.multilingual)."""
+    out = {}
+    for name, spec in schema.items():
+        if isinstance(spec, dict):
+            out[prefix + name] = _section_class(prefix + name, spec)
+            out.update(_sections(spec, f"{prefix}{name}."))
+    return out
+
+
+SECTIONS: dict[str, type] = _sections(SCHEMA)
+SECTIONS["model"] = ModelSection
+# Top-level order of a recipe (and of a dumped recipe.yaml): the model section follows the tokenizer.
+ORDER = tuple(name for key in SCHEMA for name in ((key, "model") if key == "tokenizer" else (key,)))
+Recipe = dataclasses.make_dataclass(
+    "Recipe", [(name, Any) for name in ORDER] + [("_source", str, dataclasses.field(default="<dict>"))],
+    bases=(Section,), frozen=True, eq=False,
+)
+Recipe.__doc__ = "A loaded recipe: top-level keys and one typed section per schema section (see SCHEMA)."
+# Generated classes live in this module under their names, so they pickle (torch.save, multiprocessing).
+for _cls in (Recipe, *SECTIONS.values()):
+    _cls.__module__ = __name__
+    globals()[_cls.__name__] = _cls
+Recipe.source = property(lambda self: self._source, doc="Where the recipe was read from.")
+
+
+def _typed(tree: dict, source: str = "<dict>") -> Recipe:
+    values = {name: _build_section(name, tree[name]) if name in SECTIONS else tree[name] for name in ORDER}
+    return Recipe(**values, _source=source)
+
+
+def _build_section(name: str, values: dict) -> Section:
+    if name == "model":
+        options = {k: copy.deepcopy(v) for k, v in values.items() if k != "arch"}
+        return ModelSection(arch=values["arch"], options=options)
+    return SECTIONS[name](**{k: _build_section(f"{name}.{k}", v) if f"{name}.{k}" in SECTIONS else copy.deepcopy(v)
+                             for k, v in values.items()})
+
+
+def section(name: str, /, **values) -> Section:
+    """One typed section with defaults filled and values checked: ``section("mixing", method="taam")``.
+
+    For code and tests that need one section without a whole recipe.
+    """
+    return load_recipe({name: values})[name]
+
+
+# ---------------------------------------------------------------- reading
+
 
 def documented_keys(schema: dict | None = None, prefix: str = "") -> dict[str, Key]:
-    """Every recipe key as a dotted name, with its definition."""
+    """Every recipe key as a dotted name, with its definition (``model.arch`` included)."""
     out = {}
     for name, value in (schema or SCHEMA).items():
         dotted = f"{prefix}{name}"
@@ -178,15 +338,18 @@ def documented_keys(schema: dict | None = None, prefix: str = "") -> dict[str, K
             out.update(documented_keys(value, dotted + "."))
         else:
             out[dotted] = value
+        if schema is None and name == "tokenizer":
+            out["model.arch"] = MODEL_ARCH
     return out
 
 
 def defaults(schema: dict | None = None) -> dict:
-    """A recipe with every default filled."""
-    return {
-        name: defaults(value) if isinstance(value, dict) else copy.deepcopy(value.default)
-        for name, value in (schema or SCHEMA).items()
-    }
+    """A recipe tree (plain dicts) with every default filled."""
+    if schema is None:
+        return {name: {"arch": MODEL_ARCH.default} if name == "model" else defaults({name: SCHEMA[name]})[name]
+                for name in ORDER}
+    return {name: defaults(value) if isinstance(value, dict) else copy.deepcopy(value.default)
+            for name, value in schema.items()}
 
 
 def recipe_dir() -> Path:
@@ -222,18 +385,23 @@ def _merge(base: dict, update: dict, schema: dict, where: str) -> None:
         else:
             if float in spec.types:
                 value = _number_or_same(value)
-            _check_type(dotted, spec, value)
+            _check_value(dotted, spec, value)
             base[name] = copy.deepcopy(value)
 
 
-def _check_type(dotted: str, spec: Key, value: Any) -> None:
+def _check_value(dotted: str, spec: Key, value: Any) -> None:
     if value is None and type(None) in spec.types:
         return
     # bool is an int in Python; a True where a number is expected is a typo, not a number
-    if isinstance(value, bool) and bool not in spec.types:
+    if (isinstance(value, bool) and bool not in spec.types) or not isinstance(value, spec.types):
         raise UserError(f"recipe key {dotted!r} expects {_type_names(spec)}, got {value!r}")
-    if not isinstance(value, spec.types):
-        raise UserError(f"recipe key {dotted!r} expects {_type_names(spec)}, got {value!r}")
+    if spec.choices is not None and value not in spec.choices:
+        raise UserError(f"recipe key {dotted!r} is {value!r}; expected one of {', '.join(spec.choices)}")
+    if spec.positive and not (math.isfinite(value) and value > 0):
+        if float in spec.types:
+            raise UserError(f"recipe key {dotted!r} must be a finite number above 0, got {value!r}")
+        extra = " or null" if type(None) in spec.types else ""
+        raise UserError(f"recipe key {dotted!r} must be a positive integer{extra}, got {value!r}")
 
 
 def _type_names(spec: Key) -> str:
@@ -260,16 +428,10 @@ def parse_override(text: str) -> dict:
     except yaml.YAMLError:
         value = raw
     value = _number_or_same(value)
-    parts = dotted.strip().split(".")
-    # model keys are free-form, so "model.hidden_size=64" must nest into the model mapping
     nested: Any = value
-    for part in reversed(parts):
+    for part in reversed(dotted.strip().split(".")):
         nested = {part: nested}
     return nested
-
-
-def _apply_model(recipe: dict, model_update: dict) -> None:
-    recipe["model"] = {**recipe["model"], **model_update}
 
 
 def _read_yaml(path: Path) -> dict:
@@ -279,115 +441,153 @@ def _read_yaml(path: Path) -> dict:
         raise UserError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     if not isinstance(raw, dict):
         raise UserError(f"{path}: a recipe must be a mapping of sections")
-    return raw
+    return _without_bookkeeping(raw)
 
 
-def _deep_update(base: dict, update: dict) -> dict:
-    out = copy.deepcopy(base)
-    for name, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(name), dict):
-            out[name] = _deep_update(out[name], value)
-        else:
-            out[name] = copy.deepcopy(value)
-    return out
+def _without_bookkeeping(raw: dict) -> dict:
+    """Top-level keys starting with "_" (``_source`` in older run folders) are bookkeeping, not recipe."""
+    return {k: copy.deepcopy(v) for k, v in raw.items() if not str(k).startswith("_")}
 
 
-def _read_with_base(path: Path, seen: tuple) -> dict:
-    """A recipe file, on top of the recipe its ``base:`` key names (a shipped name or a path)."""
+def _read_layers(path: Path, seen: tuple) -> list[dict]:
+    """A recipe file as layers, oldest first: its ``base:`` recipe's layers, then its own keys."""
     raw = _read_yaml(path)
     base = raw.pop("base", None)
     if base is None:
-        return raw
-    base_path = resolve_recipe_path(base) if not (path.parent / f"{base}.yaml").is_file() else path.parent / f"{base}.yaml"
+        return [raw]
+    sibling = path.parent / f"{base}.yaml"
+    base_path = sibling if sibling.is_file() else resolve_recipe_path(base)
     if base_path.resolve() in seen:
         raise UserError(f"{path}: recipe bases form a cycle through {base_path}")
-    return _deep_update(_read_with_base(base_path, seen + (base_path.resolve(),)), raw)
+    return _read_layers(base_path, seen + (base_path.resolve(),)) + [raw]
 
 
-def load_recipe(path_or_name: str | Path | dict, overrides: list[str] | None = None) -> dict:
-    """Read a recipe (file, shipped name or mapping), fill defaults, apply overrides, validate."""
-    if isinstance(path_or_name, dict):
-        raw = {k: copy.deepcopy(v) for k, v in path_or_name.items() if not k.startswith("_")}
-        source = path_or_name.get("_source", "<dict>")
+def load_recipe(path_or_name: str | Path | Mapping, overrides: list[str] | None = None) -> Recipe:
+    """Read a recipe (file, shipped name, mapping or loaded Recipe), fill defaults, apply overrides, validate.
+
+    Returns a frozen, typed ``Recipe``; the model's config is built once here, so a bad ``model.*``
+    key or value is a UserError before any data work.
+    """
+    if isinstance(path_or_name, Section):
+        source, layers = getattr(path_or_name, "source", "<dict>"), [path_or_name.to_dict()]
+    elif isinstance(path_or_name, Mapping):
+        source, layers = str(path_or_name.get("_source", "<dict>")), [_without_bookkeeping(dict(path_or_name))]
     else:
         path = resolve_recipe_path(path_or_name)
-        source = str(path)
-        # A run's recorded recipe.yaml carries private keys (_source): it must train again as it is.
-        raw = {k: v for k, v in _read_with_base(path, seen=()).items() if not str(k).startswith("_")}
-    recipe = defaults()
-    updates = [raw] + [parse_override(o) for o in overrides or []]
-    for update in updates:
-        model_update = update.pop("model", None)
-        _merge(recipe, update, SCHEMA, "")
+        source, layers = str(path), _read_layers(path, seen=())
+    tree = defaults()
+    for layer in layers + [parse_override(o) for o in overrides or []]:
+        layer = dict(layer)
+        layer.pop("base", None)
+        model_update = layer.pop("model", None)
+        _merge(tree, layer, SCHEMA, "")
         if model_update is not None:
-            if not isinstance(model_update, dict):
-                raise UserError("recipe key 'model' must be a mapping")
-            _apply_model(recipe, model_update)
-    validate(recipe)
-    recipe["_source"] = source
-    return recipe
+            tree["model"] = _merge_model(tree["model"], model_update)
+    validate(tree)
+    return _typed(tree, source)
 
 
-CHOICES = {
-    "data.track": ("strict", "strict-small", "multilingual"),
-    "run.precision": ("auto", "fp32", "bf16"),
-    "data.on_bad_line": ("error", "skip"),
-    "mixing.method": ("uniform", "proportional", "temperature", "unimax", "prior", "fixed", "taam"),
-    "mixing.reward": ("v1", "v2", "normalized_excess_loss", "cross_lingual_deficit"),
-    "mixing.update": ("full_information", "bandit"),
-    "optimizer.name": ("muon_adamw", "adamw"),
-    "optimizer.adjust_lr_fn": ("match_rms_adamw", "original"),
-    "schedule.name": ("wsd",),
-    "schedule.decay_type": ("linear", "cosine", "1-sqrt"),
-    "model.arch": ("stream_mixer", "llama"),
-    "finetune.pooling": ("auto", "last", "first"),
-    "finetune.precision": ("auto", "fp32", "bf16"),
-}
+def _merge_model(current: dict, update: Any) -> dict:
+    """The model section after one layer: inherited keys foreign to a newly chosen arch are dropped."""
+    if not isinstance(update, dict):
+        raise UserError("recipe key 'model' must be a mapping")
+    arch = update.get("arch", current["arch"])
+    _check_value("model.arch", MODEL_ARCH, arch)
+    known = model_keys(arch)
+    unknown = sorted(k for k in update if k != "arch" and k not in known)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+        hint = f"did you mean model.{close[0]}?" if close else f"known: {', '.join(sorted(known))}"
+        raise UserError(f"unknown recipe key 'model.{unknown[0]}' for model.arch={arch} ({hint})")
+    inherited = {k: v for k, v in current.items() if k == "arch" or k in known}
+    return {**inherited, **copy.deepcopy(update), "arch": arch}
 
 
-def get(recipe: dict, dotted: str) -> Any:
+def _config_class(arch: str):
+    if arch == "stream_mixer":
+        from nestling.models.stream_mixer import StreamMixerConfig
+
+        return StreamMixerConfig
+    from transformers import LlamaConfig
+
+    return LlamaConfig
+
+
+@functools.lru_cache(maxsize=None)
+def model_keys(arch: str) -> frozenset[str]:
+    """The recipe keys the architecture's config class takes, less the data-given ones: its keyword
+    arguments, its dataclass fields (transformers 5) and every attribute a default config records
+    (the common ones its base class takes, e.g. tie_word_embeddings)."""
+    import inspect
+
+    cls = _config_class(arch)
+    names = set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}
+    names |= {k for k in cls().to_dict() if not k.startswith("_")}
+    if dataclasses.is_dataclass(cls):
+        names |= {f.name for f in dataclasses.fields(cls)}
+    if "rope_parameters" in names:
+        # transformers 5 still takes the classic RoPE keywords and folds them into rope_parameters
+        names |= {"rope_theta", "rope_scaling"}
+    return frozenset(names - _NOT_RECIPE_KEYS)
+
+
+def model_config(model: Mapping, vocab_size: int):
+    """The architecture's config object for a model section (what ``build_model`` will build)."""
+    options = {k: v for k, v in model.items() if k != "arch"}
+    try:
+        return _config_class(model["arch"])(vocab_size=vocab_size, **options)
+    except Exception as err:  # config classes raise ValueError, TypeError or their own strict-field errors
+        raise UserError(f"recipe section 'model' (arch {model['arch']}): {str(err).splitlines()[0]}") from None
+
+
+def validate(tree: dict) -> None:
+    """Checks across keys (each key's own type, choices and sign are checked as it is read)."""
+    micro = tree["batch"]["micro_batch"]
+    if micro != "auto" and (isinstance(micro, bool) or not isinstance(micro, int) or micro < 1):
+        raise UserError(f"recipe key 'batch.micro_batch' must be auto or a positive integer, got {micro!r}")
+    budget = tree["budget"]
+    if budget["max_epochs"] > BABYLM_MAX_EPOCHS and not budget["allow_over_epochs"]:
+        raise UserError(f"budget.max_epochs={budget['max_epochs']} passes BabyLM's {BABYLM_MAX_EPOCHS}-epoch limit; "
+                        "set budget.allow_over_epochs=true to train past it (recorded in summary.json)")
+    if tree["schedule"]["warmup_fraction"] + tree["schedule"]["decay_fraction"] > 1:
+        raise UserError("schedule.warmup_fraction + schedule.decay_fraction must not exceed 1")
+    model_config(tree["model"], tree["tokenizer"]["vocab_size"])
+
+
+def get(recipe: Mapping, dotted: str) -> Any:
     value: Any = recipe
     for part in dotted.split("."):
         value = value[part]
     return value
 
 
-def validate(recipe: dict) -> None:
-    """Reject values outside their choices and impossible numbers, each with one clear line."""
-    for dotted, choices in CHOICES.items():
-        value = get(recipe, dotted) if dotted != "model.arch" else recipe["model"].get("arch", "stream_mixer")
-        if value not in choices:
-            raise UserError(f"recipe key {dotted!r} is {value!r}; expected one of {', '.join(choices)}")
-    for dotted in ("batch.global_batch", "batch.seq_len", "tokenizer.vocab_size", "mixing.mix_interval"):
-        if get(recipe, dotted) <= 0:
-            raise UserError(f"recipe key {dotted!r} must be positive")
-    micro = recipe["batch"]["micro_batch"]
-    if isinstance(micro, str) and micro != "auto":
-        raise UserError(f"recipe key 'batch.micro_batch' is {micro!r}; expected auto or a positive integer")
-    if recipe["schedule"]["warmup_fraction"] + recipe["schedule"]["decay_fraction"] > 1:
-        raise UserError("schedule.warmup_fraction + schedule.decay_fraction must not exceed 1")
+def with_value(recipe: Recipe, dotted: str, value: Any) -> Recipe:
+    """A copy of a loaded recipe with one key changed (and checked), e.g. ``data.dir`` once prepared."""
+    tree = recipe.to_dict()
+    parent = tree
+    *path, last = dotted.split(".")
+    for part in path:
+        parent = parent[part]
+    parent[last] = value
+    return load_recipe({**tree, "_source": recipe.source})
 
 
-def run_dir_name(recipe: dict, today: dt.date | None = None) -> str:
-    """runs/<YYYY-MM-DD>_<method>_seed<N>: what a BabyLM researcher files results under."""
-    day = (today or dt.date.today()).isoformat()
-    return f"{day}_{recipe['method']}_seed{recipe['seed']}"
-
-
-def dump_recipe(recipe: dict) -> str:
-    """The resolved recipe as YAML, keys in schema order."""
-    clean = {k: v for k, v in recipe.items() if not k.startswith("_")}
-    return yaml.safe_dump(clean, sort_keys=False, allow_unicode=True)
+def dump_recipe(recipe: Mapping) -> str:
+    """The resolved recipe as YAML, keys in schema order (loads again with ``load_recipe``)."""
+    tree = recipe.to_dict() if isinstance(recipe, Section) else _without_bookkeeping(dict(recipe))
+    return yaml.safe_dump(tree, sort_keys=False, allow_unicode=True)
 
 
 def reference_markdown() -> str:
-    """docs/recipes.md: every key with its type, default and meaning (a test keeps the file current)."""
+    """docs/recipes.md: every key with its type, default, allowed values and meaning (a test keeps it current)."""
     lines = ["# Recipe keys", "", "Generated from `nestling/recipe.py` by `python -m nestling.recipe`; "
-             "override any key with `--set KEY=VALUE`.", "",
-             "| key | type | default | meaning |", "|---|---|---|---|"]
+             "override any key with `--set KEY=VALUE`. The `model` section also takes every field of the "
+             "chosen architecture's config class (`StreamMixerConfig` or `transformers.LlamaConfig`); "
+             "a layer that changes `model.arch` drops the inherited keys the new architecture does not know.", "",
+             "| key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
     for dotted, key in documented_keys().items():
-        default = json.dumps(key.default)
-        lines.append(f"| `{dotted}` | {_type_names(key)} | `{default}` | {key.doc} |")
+        allowed = ", ".join(f"`{c}`" for c in key.choices) if key.choices else ("> 0" if key.positive else "")
+        lines.append(f"| `{dotted}` | {_type_names(key)} | `{json.dumps(key.default)}` | {allowed} | {key.doc} |")
     return "\n".join(lines) + "\n"
 
 

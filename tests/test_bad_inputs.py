@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-import yaml
 
 from nestling import cli
 from nestling.data import counting
@@ -137,7 +136,7 @@ def tiny_recipe(tmp: Path, fx, **sections) -> Path:
     if not ds.exists():
         shutil.copytree(fx["dataset"], ds)
     path = tmp / "tiny.yaml"
-    path.write_text(yaml.safe_dump(recipe(ds, **sections)))
+    path.write_text(dump_recipe(recipe(ds, **sections)))
     return path
 
 
@@ -180,9 +179,9 @@ def ctrl_c(tmp, fx, mp):
     tiny_recipe(tmp, fx, run={"tensorboard": False, "progress": False})
     real_step = trainer.run_step
 
-    def step_then_ctrl_c(ctx, window):
-        out = real_step(ctx, window)
-        if ctx["loop"].step == 2:
+    def step_then_ctrl_c(s, window):
+        out = real_step(s, window)
+        if s.loop.step == 2:
             os.kill(os.getpid(), signal.SIGINT)
         return out
 

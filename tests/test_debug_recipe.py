@@ -5,12 +5,15 @@ import json
 
 import pytest
 
-from nestling.pipeline import builtin_pairs, language_table, train_recipe
+from nestling.data.dataset import builtin_pairs
+from nestling.evaluation.results import language_table
+from nestling.jobs import train_recipe
 from nestling.recipe import load_recipe
 
 # Recorded from `pytest tests/test_debug_recipe.py` on 2 CPU cores (see BENCHMARKS.md, "debug recipe").
 # The untrained model starts at about ln(1024) = 6.9 nats.
 GOLDEN_VAL_LOSS = (LOW, HIGH) = (2.1, 2.7)  # recorded 2.3996
+CHANCE_MARGIN = 0.55  # mean macro accuracy over the three languages' built-in pairs must beat this
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +47,9 @@ def test_debug_model_is_evaluated_per_language(debug_run):
     table = language_table(results)
     for lang in ("eng", "nld", "zho"):
         assert f"| {lang} |" in table
+    # Learning shows on the grammar too: the trained model beats chance (0.5) on the built-in pairs.
+    accuracy = {task: res["macro_acc"] for task, res in results["revisions"]["final"]["tasks"].items()}
+    assert sum(accuracy.values()) / len(accuracy) > CHANCE_MARGIN, accuracy
 
 
 def test_cli_evaluates_the_remote_code_model_without_prompting(debug_run):

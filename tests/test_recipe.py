@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-import yaml
 
 from nestling import recipe as R
 from nestling.errors import UserError
@@ -14,14 +13,42 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("name", R.available_recipes())
 def test_every_shipped_recipe_loads_and_builds_its_model_config(name):
     recipe = R.load_recipe(name)
-    assert recipe["name"]
-    cfg = dict(recipe["model"])
-    arch = cfg.pop("arch")
-    if arch == "stream_mixer":
-        from nestling.models.stream_mixer import StreamMixerConfig as Config
-    else:
-        from transformers import LlamaConfig as Config
-    Config(vocab_size=recipe["tokenizer"]["vocab_size"], **cfg)
+    assert recipe.name and recipe["name"] == recipe.name
+    config = R.model_config(recipe.model, recipe.tokenizer.vocab_size)
+    assert config.model_type == recipe.model.arch
+
+
+def test_sections_are_typed_and_frozen():
+    import dataclasses
+
+    recipe = R.load_recipe("demo")
+    assert recipe.mixing.method == "taam" and recipe.batch.seq_len == 128 and recipe.model.arch == "stream_mixer"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        recipe.mixing.method = "uniform"
+    assert R.with_value(recipe, "data.dir", "x").data.dir == "x" and recipe.data.dir is None
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["model.attention_layers=[20]"], "attention_layers \\[20\\] out of range"),
+    (["model.atention_layers=[1]"], "unknown recipe key 'model.atention_layers'"),
+    (["model.arch=llama", "model.n_streams=4"], "unknown recipe key 'model.n_streams' for model.arch=llama"),
+    (["model.arch=gpt"], "expected one of stream_mixer, llama"),
+])
+def test_model_keys_are_checked_at_load(overrides, message):
+    with pytest.raises(UserError, match=message):
+        R.load_recipe("demo", overrides)
+
+
+def test_changing_the_arch_drops_the_other_archs_inherited_keys(tmp_path):
+    llama = R.load_recipe("demo", ["model.arch=llama"]).model
+    assert "attention_layers" not in llama and "n_streams" not in llama and "chunk_size" not in llama
+    assert llama["hidden_size"] == 128 and llama["head_dim"] == 32, "keys both architectures know carry over"
+    (tmp_path / "l.yaml").write_text("base: demo\nmodel: {arch: llama, num_key_value_heads: 2}\n")
+    from_base = R.load_recipe(tmp_path / "l.yaml").model
+    assert from_base.to_dict() == {**llama.to_dict(), "num_key_value_heads": 2}
+    (tmp_path / "bad.yaml").write_text("base: demo\nmodel: {arch: llama, stream_dim: 8}\n")
+    with pytest.raises(UserError, match="model.stream_dim"):
+        R.load_recipe(tmp_path / "bad.yaml")
 
 
 def test_issue_recipes_exist():
@@ -56,7 +83,7 @@ def test_overrides_parse_numbers_lists_and_model_keys():
     ("optimizer.lr=1", "unknown recipe key 'optimizer.lr'"),
     ("optimizer.muon_lr=fast", "expects int or float"),
     ("mixing.method=roundrobin", "expected one of"),
-    ("batch.seq_len=0", "must be positive"),
+    ("batch.seq_len=0", "must be a positive integer"),
     ("batch.micro_batch=big", "micro_batch"),
     ("seed", "KEY=VALUE"),
     ("run.compile=1", "expects bool"),
@@ -79,6 +106,7 @@ def test_base_recipes_compose_and_cycles_fail(tmp_path):
     (tmp_path / "c.yaml").write_text("base: demo\nmixing: {reward: v1}\n")
     recipe = R.load_recipe(tmp_path / "c.yaml")
     assert recipe["mixing"] == {**R.load_recipe("demo")["mixing"], "reward": "v1"}
+    assert recipe.source == str(tmp_path / "c.yaml")
 
 
 def test_every_key_is_documented_and_the_reference_is_current():
@@ -92,21 +120,22 @@ def test_resolved_recipe_round_trips_through_yaml(tmp_path):
     recipe = R.load_recipe("demo")
     path = tmp_path / "recipe.yaml"
     path.write_text(R.dump_recipe(recipe))
-    again = R.load_recipe(path)
-    assert {k: v for k, v in again.items() if k != "_source"} == {k: v for k, v in recipe.items() if k != "_source"}
+    assert R.load_recipe(path).to_dict() == recipe.to_dict()
+    # Run folders written before the typed recipe held a "_source" line: they load too.
+    path.write_text(R.dump_recipe(recipe) + "_source: /somewhere/demo.yaml\n")
+    assert R.load_recipe(path).to_dict() == recipe.to_dict()
 
 
-def test_a_runs_recorded_recipe_trains_again(tmp_path):
-    """The trainer records recipe.yaml with its private keys (_source): it must load as it is."""
-    recipe = R.load_recipe("demo")
-    path = tmp_path / "recipe.yaml"
-    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
-    assert "_source" in path.read_text()
-    again = R.load_recipe(path)
-    assert {k: v for k, v in again.items() if k != "_source"} == {k: v for k, v in recipe.items() if k != "_source"}
+def test_cli_defaults_and_choices_come_from_the_schema():
+    from nestling.cli import build_parser
 
-
-def test_run_dir_name():
-    import datetime as dt
-
-    assert R.run_dir_name(R.load_recipe("demo"), dt.date(2026, 11, 22)) == "2026-11-22_taam-v2_seed0"
+    parser = build_parser()
+    prepare = parser.parse_args(["data", "prepare", "--lang", "eng=x", "--out", "o"])
+    assert prepare.track == R.default("data.track") and prepare.on_bad_line == R.default("data.on_bad_line")
+    assert parser.parse_args(["tokenizer", "train", "d"]).vocab_size == R.default("tokenizer.vocab_size")
+    builtin = parser.parse_args(["data", "builtin", "--out", "o"])
+    assert builtin.words == R.default("data.builtin_words") and builtin.langs.split(",") == R.default("data.builtin_langs")
+    assert parser.parse_args(["mix", "simulate"]).reward == R.default("mixing.reward")
+    for value in R.choices("data.format"):
+        assert parser.parse_args(["data", "prepare", "--lang", "eng=x", "--out", "o", "--format", value]).format == value
+    assert "`markdown`" in R.reference_markdown() and "`text`" in R.reference_markdown()

@@ -111,6 +111,19 @@ def whitespace_words(text: str) -> int:
     return len(text.split())
 
 
+# Every line of a language becomes one document "<s> ids </s>" in the shards: two marker tokens.
+DOCUMENT_MARKERS = 2
+
+
+def tokens_per_word(tokens: int, words: float) -> float:
+    """Fertility, the one definition: shard tokens (document markers included) per budget word.
+
+    ``nestling tokenizer train`` (on a sample) and ``nestling data tokenize`` (on the train shards)
+    both report it; the trainer's ``words_per_token`` in meta.json is its inverse.
+    """
+    return tokens / words if words else float("nan")
+
+
 def budget_words(whitespace: int, n_bytes: int, lang: str, track_name: str) -> float:
     """The number the budget counts for a text with ``whitespace`` tokens and ``n_bytes`` bytes."""
     if word_unit(lang, track_name) == "whitespace":

@@ -31,8 +31,9 @@ from typing import Iterable, Sequence
 from nestling.data.builtin import GRAMMARS
 from nestling.data.counting import BYTES_PER_ENGLISH_WORD, english_word_equivalents, language
 from nestling.errors import UserError
+from nestling.files import write_atomic
 
-DEFAULT_LANGS = ("eng", "nld", "zho")
+DEFAULT_LANGS = tuple(GRAMMARS)  # every language the generator has a grammar for
 CORPUS_NAME = "builtin.txt"
 # Draws per requested pair before a paradigm gives up finding new distinct pairs.
 MAX_DRAWS_PER_PAIR = 50
@@ -56,15 +57,6 @@ def _rng(lang: str, purpose: str, seed: int) -> random.Random:
     return random.Random(f"nestling-builtin:{lang}:{purpose}:{seed}")
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary sibling, then rename: a crash never leaves a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def _lines_for_budget(lang: str, words: float, seed: int) -> list[str]:
     """Utterances until their count (whitespace words, or EWE for Mandarin) reaches ``words``."""
     grammar, rng, lines = GRAMMARS[lang], _rng(lang, "corpus", seed), []
@@ -85,7 +77,7 @@ def _lines_for_budget(lang: str, words: float, seed: int) -> list[str]:
     return lines
 
 
-def generate_corpus(out_dir: str | os.PathLike, words_total: int = 2_000_000,
+def generate_corpus(out_dir: str | os.PathLike, words_total: int,
                     langs: Sequence[str] = DEFAULT_LANGS, seed: int = 0) -> dict[str, Path]:
     """Write ``out_dir/<lang>/builtin.txt`` for each language; ``words_total`` is split evenly.
 
@@ -99,7 +91,7 @@ def generate_corpus(out_dir: str | os.PathLike, words_total: int = 2_000_000,
     paths = {}
     for lang in langs:
         path = Path(out_dir) / lang / CORPUS_NAME
-        _write_atomic(path, "\n".join(_lines_for_budget(lang, share, seed)) + "\n")
+        write_atomic(path, "\n".join(_lines_for_budget(lang, share, seed)) + "\n")
         paths[lang] = path
     return paths
 
@@ -124,7 +116,7 @@ def _paradigm_pairs(paradigm, rng: random.Random, render, per_paradigm: int) -> 
 
 
 def generate_minimal_pairs(out_dir: str | os.PathLike, langs: Sequence[str] = DEFAULT_LANGS, seed: int = 0,
-                           per_paradigm: int = 100) -> dict[str, Path]:
+                           *, per_paradigm: int) -> dict[str, Path]:
     """Write ``out_dir/<lang>_pairs.jsonl``: BLiMP-format minimal pairs from the built-in grammars.
 
     Each line holds ``sentence_good, sentence_bad, field, linguistics_term, UID, pairID`` (plus
@@ -139,7 +131,7 @@ def generate_minimal_pairs(out_dir: str | os.PathLike, langs: Sequence[str] = DE
         grammar, rng = GRAMMARS[lang], _rng(lang, "pairs", seed)
         records = [r for p in grammar.PARADIGMS for r in _paradigm_pairs(p, rng, grammar.render, per_paradigm)]
         path = Path(out_dir) / f"{lang}_pairs.jsonl"
-        _write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
         paths[lang] = path
     return paths
 
@@ -159,3 +151,17 @@ def builtin_summary(paths: dict[str, str | os.PathLike]) -> dict[str, dict]:
             words, unit = round(english_word_equivalents(len(data), lang)), "english_word_equivalent"
         summary[lang] = {"lines": lines, "words": words, "word_unit": unit, "bytes": len(data)}
     return summary
+
+
+def write_builtin_data(root: Path, words: int, seed: int, langs: list[str], pairs_per_uid: int) -> str:
+    """Write the built-in corpus (root/raw/<lang>/) and minimal pairs (root/pairs/); returns a summary.
+
+    The defaults (words, languages, pairs per UID) are the recipe's ``data.builtin_*`` keys.
+    """
+    root = Path(root)
+    corpus = generate_corpus(root / "raw", words_total=words, langs=tuple(langs), seed=seed)
+    pairs = generate_minimal_pairs(root / "pairs", langs=tuple(langs), seed=seed, per_paradigm=pairs_per_uid)
+    summary = builtin_summary(corpus)
+    lines = [f"built-in data in {root} (seed {seed})"]
+    lines += [f"  {lang}: {json.dumps(summary[lang])}  pairs: {pairs[lang]}" for lang in langs]
+    return "\n".join(lines)

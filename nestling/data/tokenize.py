@@ -29,6 +29,7 @@ from nestling.data.prepare import format_table, load_ledger
 from nestling.data.shards import token_dtype, tokenizer_sha256
 from nestling.data.tokenizer import BOS, EOS, PAD, clean_files
 from nestling.errors import UserError
+from nestling.files import publish_folder
 
 CHUNK_BYTES = 1 << 20
 # The smallest validation slice worth a loss probe, when the language has that much text.
@@ -67,7 +68,7 @@ def encode_docs(tok, lines: list[str], bos: int, eos: int, dtype: np.dtype) -> t
     if not lines:
         return np.zeros(0, dtype=dtype), 0, 0
     ids = [enc.ids for enc in tok.encode_batch(lines, add_special_tokens=False)]
-    doc_len = np.fromiter(map(len, ids), np.int64, len(ids)) + 2
+    doc_len = np.fromiter(map(len, ids), np.int64, len(ids)) + counting.DOCUMENT_MARKERS
     ends = np.cumsum(doc_len)
     starts = ends - doc_len
     out = np.empty(int(ends[-1]), dtype=dtype)
@@ -212,8 +213,7 @@ def tokenize_dataset(dataset_dir: Path, val_fraction: float = 0.01, workers: int
             metas[lang] = _meta(lang, counts, ledger["track"], tok, vocab_size, dtype, val_every)
             metas[lang]["tokenizer_sha256"] = tokenizer_sha256(dataset_dir)
             (tmp / lang / "meta.json").write_text(json.dumps(metas[lang], indent=2) + "\n")
-        shutil.rmtree(dataset_dir / "shards", ignore_errors=True)
-        tmp.rename(dataset_dir / "shards")
+        publish_folder(tmp, dataset_dir / "shards")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -239,9 +239,9 @@ def _meta(lang: str, counts: dict, track: str, tok, vocab_size: int, dtype: np.d
 
 def tokenize_table(metas: dict) -> str:
     """Per-language shard table for the CLI."""
-    rows = [("lang", "train tokens", "val tokens", "train words", "unit", "words/token", "dtype")]
+    rows = [("lang", "train tokens", "val tokens", "train words", "unit", "tokens/word", "dtype")]
     for lang, m in metas.items():
         unit = "EWE" if m["word_unit"] == "english_word_equivalent" else "ws"
         rows.append((lang, f"{m['train_tokens']:,}", f"{m['val_tokens']:,}", f"{m['train_words']:,.0f}", unit,
-                     f"{m['words_per_token']:.3f}", m["dtype"]))
+                     f"{counting.tokens_per_word(m['train_tokens'], m['train_words']):.3f}", m["dtype"]))
     return format_table(rows)

@@ -19,6 +19,7 @@ from typing import Iterator
 from nestling.data import counting
 from nestling.data.prepare import format_table, load_ledger
 from nestling.errors import UserError
+from nestling.files import publish_folder
 
 PAD, BOS, EOS = "<pad>", "<s>", "</s>"
 SPECIAL_TOKENS = [PAD, BOS, EOS]
@@ -97,23 +98,24 @@ def save_tokenizer(tok, out_dir: Path) -> None:
 
 
 def fertility(tok, paths: dict[str, Path], track: str) -> dict[str, dict]:
-    """Tokens per word per language on a sample, words counted with the ledger's rule (see counting)."""
+    """Tokens per word per language on a sample: tokens as the shards hold them (document markers
+    included), words counted with the ledger's rule (``counting.tokens_per_word``)."""
     report = {}
     for lang, path in paths.items():
         lines = list(_lines(path, FERTILITY_SAMPLE_BYTES)) or [""]
         encodings = tok.encode_batch(lines, add_special_tokens=False)
-        n_tokens = sum(len(e.ids) for e in encodings)
+        n_tokens = sum(len(e.ids) + counting.DOCUMENT_MARKERS for e in encodings)
         n_bytes = sum(len(line.encode("utf-8")) + 1 for line in lines)
         ws = sum(len(line.split()) for line in lines)
         words = counting.budget_words(ws, n_bytes, lang, track)
         report[lang] = {"tokens": n_tokens, "words": words, "word_unit": counting.word_unit(lang, track),
-                        "fertility": n_tokens / words if words else float("nan"),
+                        "fertility": counting.tokens_per_word(n_tokens, words),
                         "bytes_per_token": n_bytes / n_tokens if n_tokens else float("nan"),
                         "sample_lines": len(lines)}
     return report
 
 
-def train_tokenizer(dataset_dir: Path, vocab_size: int = 16384, balance_languages: bool = False, *,
+def train_tokenizer(dataset_dir: Path, vocab_size: int, balance_languages: bool = False, *,
                     max_bytes_per_language: int | None = None) -> dict:
     """Train ``dataset_dir/tokenizer/`` on the cleaned text; return fertility per language.
 
@@ -132,8 +134,7 @@ def train_tokenizer(dataset_dir: Path, vocab_size: int = 16384, balance_language
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         save_tokenizer(tok, tmp)
-        shutil.rmtree(out, ignore_errors=True)
-        tmp.rename(out)
+        publish_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

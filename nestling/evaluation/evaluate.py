@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import pickle
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from nestling.evaluation.results import SCHEMA_VERSION, SCORING_RULE
 from nestling.evaluation.scoring import resolve_device, score_texts
 from nestling.evaluation.tasks import Task, load_tasks
 from nestling.evaluation.trust import HINT, allow_remote_code
+from nestling.run_folder import CHECKPOINTS, read_words_seen  # noqa: F401 (read_words_seen re-exported)
 
 
 def resolve_revision(model_dir: str | Path, revision: str | None) -> Path | str:
@@ -32,7 +32,7 @@ def resolve_revision(model_dir: str | Path, revision: str | None) -> Path | str:
         return str(model_dir)
     if revision is None:
         return root
-    for candidate in (root / "checkpoints" / revision, root / revision):
+    for candidate in (root / CHECKPOINTS / revision, root / revision):
         if (candidate / "config.json").is_file():
             return candidate
     raise UserError(f"{model_dir}: revision {revision!r} not found (looked in checkpoints/{revision} and {revision})")
@@ -87,14 +87,6 @@ def check_batch(batch_size: int, max_tokens: int) -> None:
     for name, value in (("batch size", batch_size), ("max tokens", max_tokens)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise UserError(f"{name} must be a positive integer, got {value!r}")
-
-
-def read_words_seen(location: Path | str) -> int | None:
-    """words_seen from a checkpoint's checkpoint.json (None when absent)."""
-    path = Path(location) / "checkpoint.json"
-    if isinstance(location, Path) and path.is_file():
-        return json.loads(path.read_text()).get("words_seen")
-    return None
 
 
 def prepare_tasks(data_paths: list[Path], *, task_format: str = "auto", group_by: str | None = None,

@@ -300,8 +300,8 @@ def evaluate_multilingual(model: str | Path, *, langs: list[str] | None = None, 
     limit: lm-eval's first-N-items-per-task option (benchmarks only; recorded in the section).
     Returns the ``multilingual`` section of results.json (see ``nestling.evaluation.results``).
     """
-    from nestling.evaluation.evaluate import read_words_seen
-    from nestling.evaluation.runs import is_run_dir, select_revisions
+    from nestling.evaluation.runs import select_revisions
+    from nestling.run_folder import is_run_dir, read_words_seen
 
     require_lmeval()
     if isinstance(batch_size, int) and batch_size < 1:
@@ -399,10 +399,10 @@ def evaluate_multilingual_path(model: str | Path, *, out: str | Path | None = No
     A run's section goes into RUN/results.json (other sections kept); a model folder's only into
     ``out`` when given. Options as in ``evaluate_multilingual``.
     """
-    from nestling.evaluation.runs import is_run_dir
+    from nestling.run_folder import RESULTS, is_run_dir
 
     section = evaluate_multilingual(model, **options)
-    out = out or (Path(model) / "results.json" if is_run_dir(model) else None)
+    out = out or (Path(model) / RESULTS if is_run_dir(model) else None)
     if out is not None:
         write_multilingual(section, out)
     return format_multilingual(section) + (f"\n\nresults: {out} (multilingual)" if out else "")

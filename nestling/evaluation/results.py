@@ -51,45 +51,23 @@ Scores are lm-eval's own (metric name without the ",none" filter suffix; other f
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from nestling.files import write_atomic
 
 SCHEMA_VERSION = 1
 SCORING_RULE = ("sum of token log-probs; first token and the tokenizer's special tokens never scored; "
                 "no length normalisation")
 
 
-def _write_atomic(out_path: str | Path, write) -> Path:
-    """Call write(file) on a temp file in the target folder, then rename it over out_path.
-
-    On any error the temp file is removed and no (partial) file appears at ``out_path``.
-    """
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            write(f)
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out_path
-
-
 def write_results(results: dict, out_path: str | Path) -> Path:
     """Write results as JSON atomically (temp file + rename): never a partial file at out_path."""
-    def dump(f):
-        json.dump(results, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-
-    return _write_atomic(out_path, dump)
+    return write_atomic(out_path, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
 
 
 def write_text_atomic(text: str, out_path: str | Path) -> Path:
     """Write text atomically (temp file + rename)."""
-    return _write_atomic(out_path, lambda f: f.write(text))
+    return write_atomic(out_path, text)
 
 
 def _pct(x: float | None) -> str:
@@ -129,3 +107,15 @@ def format_table(results: dict) -> str:
     title = f"**{results['model']}**" + (f" @ {results['revision']}" if results.get("revision") else "")
     return f"{title} (headline: macro acc, ties {results['headline_tie_rule']}, seed {results['seed']})\n\n" \
         + _model_table(results)
+
+
+def language_table(results: dict, revision: str = "final") -> str:
+    """Per-language, per-phenomenon accuracy of one revision (the demo's closing table)."""
+    tasks = results["revisions"][revision]["tasks"] if "revisions" in results else results["tasks"]
+    rows = ["| language | phenomenon | pairs | accuracy |", "|---|---|---:|---:|"]
+    for task, res in tasks.items():
+        lang = task.split("_")[0]
+        for uid, cell in sorted(res["by_uid"].items()):
+            rows.append(f"| {lang} | {uid} | {cell['n']} | {cell['acc']:.3f} |")
+        rows.append(f"| {lang} | **mean over phenomena** | {res['n_items']} | **{res['macro_acc']:.3f}** |")
+    return "\n".join(rows)

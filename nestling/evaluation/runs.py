@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 
 from tqdm.auto import tqdm
 from transformers.utils import logging as hf_logging
 
 from nestling.errors import UserError
-from nestling.evaluation.evaluate import check_batch, evaluate_loaded, load_model, prepare_tasks, read_words_seen
+from nestling.evaluation.evaluate import check_batch, evaluate_loaded, load_model, prepare_tasks
+from nestling.files import atomic_path
+from nestling.run_folder import is_run_dir, read_words_seen
+from nestling.run_folder import model_folders as list_revisions
 
-_MILESTONE = re.compile(r"^chck_(\d+(?:\.\d+)?)([KMB]?)$")
-_SCALE = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9}
-
-
-def _name_words(name: str) -> float:
-    """Words implied by a chck_* name (chck_10M -> 1e7); used when checkpoint.json lacks words_seen."""
-    match = _MILESTONE.match(name)
-    return float(match.group(1)) * _SCALE[match.group(2)] if match else float("inf")
-
-
-def list_revisions(run_dir: str | Path) -> dict[str, Path]:
-    """Revision name -> model folder: every checkpoints/chck_* by words seen, then final."""
-    run_dir = Path(run_dir)
-    found = {}
-    for folder in (run_dir / "checkpoints").glob("chck_*"):
-        if (folder / "config.json").is_file():
-            found[folder.name] = folder
-    ordered = dict(sorted(found.items(), key=lambda kv: (read_words_seen(kv[1]) or _name_words(kv[0]), kv[0])))
-    if (run_dir / "final" / "config.json").is_file():
-        ordered["final"] = run_dir / "final"
-    return ordered
+__all__ = ["list_revisions", "is_run_dir", "select_revisions", "evaluate_run", "write_run_outputs"]
 
 
 def select_revisions(run_dir: str | Path, revisions: str | list[str] = "all") -> dict[str, Path]:
@@ -78,14 +59,11 @@ def plot_learning_curve(run_result: dict, out_png: str | Path) -> Path:
     ax.legend(fontsize=8)
     fig.tight_layout()
     out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_png.with_name(f".{out_png.name}.tmp")
-    try:  # temp file + rename: never a half-written plot
-        fig.savefig(tmp, dpi=120, format="png")
-        os.replace(tmp, out_png)
+    try:
+        with atomic_path(out_png) as tmp:  # never a half-written plot
+            fig.savefig(tmp, dpi=120, format="png")
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
     return out_png
 
 
@@ -123,12 +101,6 @@ def evaluate_run(run_dir: str | Path, data_paths: list[Path], *, revisions: str 
         plot_learning_curve(result, plot_path)
     return result
 
-
-
-def is_run_dir(path: str | Path) -> bool:
-    """A training run folder (checkpoints/chck_* or final/), as opposed to a single model folder."""
-    path = Path(path)
-    return not (path / "config.json").is_file() and bool(list_revisions(path)) if path.is_dir() else False
 
 
 def write_run_outputs(run_result: dict, out_json: str | Path) -> dict[str, Path]:

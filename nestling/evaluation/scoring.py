@@ -16,6 +16,7 @@ slow one-string-at-a-time reference the tests compare against.
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from contextlib import nullcontext
 
@@ -104,6 +105,16 @@ def _split_head(model):
 _VERIFIED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
+class FastPathOff(RuntimeWarning):
+    """A scoring fast path was turned off for a model (scores stay exact, only slower)."""
+
+
+def _fast_path_off(model, path: str, reason: str) -> None:
+    """Say once per model (the verdict is cached in _VERIFIED) which fast path is off, and why."""
+    warnings.warn(f"{type(model).__name__}: {path} scoring turned off ({reason}); scoring the plain way, "
+                  "which gives the same scores more slowly", FastPathOff, stacklevel=3)
+
+
 def _token_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """log p(target) per row of logits [N, V] (fp32), without materialising the log-softmax."""
     logits = logits.float()
@@ -175,6 +186,8 @@ class BatchScorer:
                                                                           atol=self.tol, rtol=self.tol)
         self.verified["split"] = same
         if not same:
+            _fast_path_off(self.model, "lm_head-only-at-scored-positions",
+                           "the model's logits are not its output layer applied to the last hidden state")
             self.split = None
             return full
         return states
@@ -392,8 +405,11 @@ def _run_shared(scorer: BatchScorer, batches, encoded, sums: np.ndarray, flags: 
         rows = [[encoded[m] for m in group] for group in batch]
         try:
             group_sums = scorer.shared(p, rows)
-        except (TypeError, ValueError, RuntimeError, AttributeError, IndexError):
+        except (TypeError, ValueError, RuntimeError, AttributeError, IndexError) as err:
+            # A model without a usable cache (remote code missing a method, a forward without
+            # past_key_values) fails here in one of these ways; anything else is a bug and propagates.
             scorer.verified["shared"] = False
+            _fast_path_off(scorer.model, "shared-prefix (KV cache)", f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
             return batches[n:]
         group_flags = scorer.last_greedy
         if "shared" not in scorer.verified:
@@ -402,6 +418,8 @@ def _run_shared(scorer: BatchScorer, batches, encoded, sums: np.ndarray, flags: 
             same = np.allclose(np.concatenate(group_sums), plain, atol=scorer.tol, rtol=0)
             scorer.verified["shared"] = bool(same)
             if not scorer.verified["shared"]:
+                _fast_path_off(scorer.model, "shared-prefix (KV cache)",
+                               "continuing from the cached prefix does not reproduce the plain scores")
                 return batches
         members = [m for group in batch for m in group]
         sums[members] = np.concatenate(group_sums)

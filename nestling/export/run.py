@@ -11,13 +11,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from nestling import run_folder as rf
 from nestling.errors import UserError
-
-# BabyLM revision names double as git branch names, so keep them to a ref-safe alphabet.
-_REVISION_RE = re.compile(r"^chck_[0-9]+(\.[0-9]+)?[KMB]?$")
-_UNITS = {"K": 1e3, "M": 1e6, "B": 1e9, "": 1.0}
+from nestling.run_folder import read_json, revision_sort_key  # noqa: F401 (re-exported for card, push)
 
 
 @dataclass
@@ -60,25 +56,6 @@ class Run:
         return [r for r in self.metrics if r.get("kind") == kind]
 
 
-def revision_sort_key(name: str) -> tuple[int, float, str]:
-    """Order ``chck_1M < chck_2M < chck_10M < ... < final/main`` by the nominal word count."""
-    m = re.match(r"^chck_([0-9.]+)([KMB]?)$", name)
-    if m:
-        return (0, float(m.group(1)) * _UNITS[m.group(2)], name)
-    return (1, 0.0, name)
-
-
-def read_json(path: Path) -> dict:
-    """A JSON object from ``path``; a clear UserError when it is unreadable or not an object."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(f"{path}: not readable JSON ({e})") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: expected a JSON object, found {type(data).__name__}")
-    return data
-
-
 def read_metrics(path: Path) -> list[dict]:
     """The records of metrics.jsonl; a run still being written may end in one partial line, skipped."""
     if not path.is_file():
@@ -97,14 +74,9 @@ def read_metrics(path: Path) -> list[dict]:
     return records
 
 
-def _optional_json(path: Path) -> dict | None:
-    return read_json(path) if path.is_file() else None
-
-
 def _read_checkpoint(path: Path, name: str) -> Checkpoint:
-    meta = read_json(path / "checkpoint.json") if (path / "checkpoint.json").is_file() else {}
-    config = read_json(path / "config.json") if (path / "config.json").is_file() else {}
-    return Checkpoint(name=name, path=path, meta=meta, config=config)
+    config = rf.optional_json(path / "config.json") or {}
+    return Checkpoint(name=name, path=path, meta=rf.read_checkpoint_info(path), config=config)
 
 
 def load_run(run_dir: str | Path) -> Run:
@@ -112,24 +84,19 @@ def load_run(run_dir: str | Path) -> Run:
     path = Path(run_dir)
     if not path.is_dir():
         raise UserError(f"{path}: not a run folder (it does not exist)")
-    recipe = None
-    if (path / "recipe.yaml").is_file():
-        try:
-            recipe = yaml.safe_load((path / "recipe.yaml").read_text(encoding="utf-8"))
-        except yaml.YAMLError as e:
-            raise UserError(f"{path / 'recipe.yaml'}: not readable YAML ({str(e).splitlines()[0]})") from None
-    ck_root = path / "checkpoints"
+    ck_root = path / rf.CHECKPOINTS
     checkpoints = [_read_checkpoint(p, p.name) for p in sorted(ck_root.glob("chck_*")) if p.is_dir()]
     checkpoints.sort(key=lambda c: (c.words_seen if c.words_seen is not None else float("inf"),
                                     revision_sort_key(c.name)))
+    final = rf.checkpoint_dir(path, rf.FINAL)
     return Run(
         path=path,
-        summary=_optional_json(path / "summary.json"),
-        ledger=_optional_json(path / "ledger.json"),
-        recipe=recipe if isinstance(recipe, dict) else None,
-        results=_optional_json(path / "results.json"),
-        metrics=read_metrics(path / "metrics.jsonl"),
-        final=_read_checkpoint(path / "final", "final") if (path / "final").is_dir() else None,
+        summary=rf.read_summary(path),
+        ledger=rf.optional_json(path / rf.LEDGER),
+        recipe=rf.read_recipe(path),
+        results=rf.optional_json(path / rf.RESULTS),
+        metrics=read_metrics(path / rf.METRICS),
+        final=_read_checkpoint(final, rf.FINAL) if final.is_dir() else None,
         checkpoints=checkpoints,
     )
 
@@ -216,7 +183,7 @@ def require_exportable(run: Run, *, allow_unevaluated: bool = False) -> None:
         if name not in {c.name for c in run.checkpoints}:
             raise UserError(f"{run.path / 'summary.json'} lists {name} but checkpoints/{name}/ is missing")
     for ck in run.checkpoints:
-        if not _REVISION_RE.match(ck.name):
+        if not rf.is_revision_name(ck.name):
             raise UserError(f"{ck.path}: {ck.name!r} is not a BabyLM revision name such as chck_10M")
     for ck in [run.final, *run.checkpoints]:
         validate_checkpoint(ck)

@@ -13,24 +13,6 @@ import numpy as np
 
 from nestling.errors import UserError
 
-# Defaults of the recipe's `mixing` section (nestling/recipe.py documents each key with these values).
-MIXING_DEFAULTS = {
-    "method": "uniform",
-    "reward": "v2",
-    "update": "full_information",
-    "gamma": 0.1,
-    "eta": 0.1,
-    "floor": 0.10,
-    "prior_temperature": 0.5,
-    "prior_features": ["syntax_knn", "phonology_knn", "inventory_knn"],
-    "temperature_tau": 3.0,
-    "unimax_max_epochs": 4,
-    "probs": {},
-    "mix_interval": 50,
-    "probe_tokens": 4096,
-}
-
-
 class BudgetExhausted(RuntimeError):
     """Every language that could be drawn has used its whole token budget: the run has no data left."""
 
@@ -61,7 +43,7 @@ class Mixer:
         seed: int,
         token_budgets: dict[str, int] | None = None,
         prior: dict | None = None,
-        mix_interval: int = 50,
+        mix_interval: int | None = None,
     ):
         if not langs or len(set(langs)) != len(langs):
             raise UserError(f"mixing: languages must be distinct and non-empty, got {langs}")
@@ -72,8 +54,9 @@ class Mixer:
         self.seed = int(seed)
         self.rng = _rng_from_seed(seed)
         self.prior = prior or {}
-        self.mix_interval = int(mix_interval)
-        if self.mix_interval < 1:
+        # Static mixers never probe; None keeps them from carrying a second copy of the recipe default.
+        self.mix_interval = int(mix_interval) if mix_interval is not None else 0
+        if mix_interval is not None and self.mix_interval < 1:
             raise UserError(f"mixing.mix_interval must be >= 1, got {mix_interval}")
         self.budgets = None
         if token_budgets is not None:

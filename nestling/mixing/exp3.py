@@ -28,7 +28,7 @@ from nestling.errors import UserError
 from nestling.mixing.base import Mixer, apply_floor
 from nestling.mixing.rewards import build_reward, canonical_reward
 
-UPDATE_MODES = ("full_information", "bandit")
+# Allowed values (and defaults) of mixing.update, reward, gamma, eta, floor live in nestling.recipe.SCHEMA.
 
 
 def exp3_pi(log_w: np.ndarray, gamma: float, floor: float) -> np.ndarray:
@@ -63,18 +63,17 @@ class Exp3Mixer(Mixer):
         langs: list[str],
         pi_0: dict[str, float],
         seed: int,
-        reward: str = "v2",
-        update: str = "full_information",
-        gamma: float = 0.1,
-        eta: float = 0.1,
-        floor: float = 0.10,
-        mix_interval: int = 50,
+        *,
+        reward: str,
+        update: str,
+        gamma: float,
+        eta: float,
+        floor: float,
+        mix_interval: int,
         token_budgets: dict[str, int] | None = None,
         prior: dict | None = None,
     ):
         super().__init__(method, langs, pi_0, seed, token_budgets, prior, mix_interval)
-        if update not in UPDATE_MODES:
-            raise UserError(f"mixing.update: choose from {', '.join(UPDATE_MODES)}, got {update!r}")
         if not 0 <= gamma <= 1:
             raise UserError(f"mixing.gamma must be in [0, 1], got {gamma}")
         if not (eta > 0 and math.isfinite(eta)):

@@ -16,12 +16,12 @@ import json
 import math
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from nestling.errors import UserError
+from nestling.files import write_atomic
 from nestling.mixing.base import apply_floor
 
 DEFAULT_FEATURES = ("syntax_knn", "phonology_knn", "inventory_knn")
@@ -58,11 +58,7 @@ def _read_cache(path: Path) -> dict:
 
 def _write_cache(path: Path, cache: dict) -> None:
     # Atomic replace: several runs may start at once and read the cache while one writes it.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".uriel_", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(cache, f)
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(cache))
 
 
 def import_lang2vec():

@@ -20,17 +20,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from nestling.errors import UserError
+from nestling.recipe import REWARD_ALIASES  # every accepted spelling of mixing.reward -> v1 or v2
 
 REF_WINDOW = 5  # v1: ref = mean of this many previous probe losses
 SIGMA_WINDOW = 20  # both: std over this many recent values (v1) or rounds (v2)
 SIGMA_MIN = 1e-8  # below this (or with < 2 values) sigma falls back to 1.0
-
-REWARD_ALIASES = {
-    "v1": "v1",
-    "normalized_excess_loss": "v1",
-    "v2": "v2",
-    "cross_lingual_deficit": "v2",
-}
 
 
 def canonical_reward(name: str) -> str:

@@ -9,12 +9,11 @@ What it shows: reward v1 (normalized excess loss) pays for *recent improvement*,
 language delivers least of, so EXP3 drives it to the floor; v2 (cross-lingual deficit) pays the
 language that lags the best one, which keeps the hardest language fed.
 
-Run it: ``python -m nestling.mixing.simulate --reward v1 --rounds 200 --out sim/``.
+Run it: ``nestling mix simulate --reward v1 --rounds 200 --out sim/``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -30,6 +29,7 @@ DEFAULT_CURVES = {
     "zho": (3.2, 2.5, 0.30),
 }
 N_SCALE = 1e5
+ROUNDS = 300  # the default length of a simulation (``nestling mix simulate --rounds``)
 
 
 def loss_curve(n: float, E: float, A: float, alpha: float) -> float:
@@ -39,7 +39,7 @@ def loss_curve(n: float, E: float, A: float, alpha: float) -> float:
 
 def run_simulation(
     reward: str,
-    rounds: int = 200,
+    rounds: int = ROUNDS,
     seed: int = 0,
     out_dir: Path | None = None,
     curves: dict[str, tuple[float, float, float]] | None = None,
@@ -59,7 +59,9 @@ def run_simulation(
     langs = list(curves)
     hardest = max(langs, key=lambda lang: curves[lang][0])
     # The simulator exercises TAAM: method, reward and probe interval are its own, whatever `mixing` says.
-    cfg = {**(mixing or {}), "method": "taam", "reward": reward, "mix_interval": steps_per_round}
+    from nestling.recipe import section
+
+    cfg = section("mixing", **{**(mixing or {}), "method": "taam", "reward": reward, "mix_interval": steps_per_round})
     mixer = build_mixer(cfg, langs, {lang: 10**9 for lang in langs}, None, None, seed, None)
     noise_rng = np.random.default_rng(seed + 1)
     records = [{"kind": "mix", "step": 0, "round": 0, "pi": mixer.probabilities(), "rewards": {}, "probe_loss": {}}]
@@ -124,18 +126,3 @@ def format_simulation(result: dict, rows: int = 10) -> str:
     if "plot" in result:
         lines.append(f"plot: {result['plot']}")
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m nestling.mixing.simulate --reward v1|v2 [--rounds N] [--seed S] [--out DIR]``."""
-    parser = argparse.ArgumentParser(prog="python -m nestling.mixing.simulate", description=__doc__.split("\n")[0])
-    parser.add_argument("--reward", default="v2")
-    parser.add_argument("--rounds", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args(argv)
-    print(format_simulation(run_simulation(args.reward, args.rounds, args.seed, args.out)))
-
-
-if __name__ == "__main__":
-    main()

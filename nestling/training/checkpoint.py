@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -17,25 +16,17 @@ import torch
 from safetensors import SafetensorError
 
 from nestling.errors import UserError
+from nestling.files import publish_folder
+from nestling.run_folder import write_checkpoint_info
 from nestling.training.safe_state import DamagedState, read_state, write_state
 
 STATE_DIR = "state"
 META_FILE = "meta.json"
 
 
-def _fsync_tree(folder: Path) -> None:
-    """Flush every file of ``folder`` to disk before the rename publishes it."""
-    for path in folder.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as f:
-                os.fsync(f.fileno())
-
-
 def _publish(tmp: Path, final: Path) -> None:
-    _fsync_tree(tmp)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    """Flush, give the files the umask's modes (save_pretrained leaves 0600 safetensors), rename into place."""
+    publish_folder(tmp, final)
 
 
 @contextlib.contextmanager
@@ -85,7 +76,7 @@ def save_model_folder(model, tokenizer_dir: Path, folder: Path, info: dict) -> P
         for path in Path(tokenizer_dir).iterdir():
             if path.is_file():
                 shutil.copy2(path, tmp / path.name)
-        (tmp / "checkpoint.json").write_text(json.dumps(info, indent=2) + "\n")
+        write_checkpoint_info(tmp, info)
         _publish(tmp, folder)
     return folder
 
@@ -96,7 +87,7 @@ def copy_model_folder(src: Path, folder: Path, info: dict) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     with _writing(tmp, folder):
         shutil.copytree(src, tmp)
-        (tmp / "checkpoint.json").write_text(json.dumps(info, indent=2) + "\n")
+        write_checkpoint_info(tmp, info)
         _publish(tmp, folder)
     return folder
 

@@ -59,20 +59,20 @@ def check_epochs(epochs: dict[str, float], max_epochs: float, allow: bool, where
     return excess
 
 
-def plan_steps(budget: dict, train_tokens_total: int, tokens_per_step: int) -> int:
+def plan_steps(budget, train_tokens_total: int, tokens_per_step: int) -> int:
     """Optimizer steps for the run: ``max_steps``, else ``max_tokens``, else ``epochs`` over the data.
 
     Token and epoch budgets round down, so a planned 10 epochs never steps past the 10-epoch guard.
     """
-    if budget.get("max_steps"):
-        return int(budget["max_steps"])
-    if budget.get("max_tokens"):
-        return max(1, int(budget["max_tokens"]) // tokens_per_step)
-    planned = float(budget.get("epochs", 10)) * train_tokens_total
+    if budget.max_steps:
+        return int(budget.max_steps)
+    if budget.max_tokens:
+        return max(1, int(budget.max_tokens) // tokens_per_step)
+    planned = float(budget.epochs) * train_tokens_total
     steps = math.floor(planned / tokens_per_step)
     if steps < 1:
         raise UserError(
-            f"budget.epochs={budget.get('epochs')} over {train_tokens_total} prepared train tokens is less than one "
+            f"budget.epochs={budget.epochs} over {train_tokens_total} prepared train tokens is less than one "
             f"batch of {tokens_per_step} tokens; lower batch.global_batch or batch.seq_len"
         )
     return steps

@@ -1,4 +1,5 @@
-"""Run metrics: metrics.jsonl (one JSON object per line), TensorBoard scalars, a tqdm progress bar.
+"""Run metrics: metrics.jsonl (one JSON object per line), TensorBoard scalars, a tqdm progress bar,
+the "train" record over a window of steps, and summary.json.
 
 Only rank 0 makes a MetricsLog that writes; the others get a silent one, so the loop never asks.
 """
@@ -7,9 +8,20 @@ from __future__ import annotations
 
 import json
 import math
+import platform
+from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
+import torch
 from tqdm.auto import tqdm
+
+from nestling.run_folder import METRICS, write_summary
+from nestling.training.distributed import Dist, all_reduce_sum
+
+if TYPE_CHECKING:
+    from nestling.training.state import TrainState
 
 
 def truncate_after(path: Path, step: int) -> None:
@@ -55,7 +67,7 @@ class MetricsLog:
         self.file = None
         self.tb = None
         if run_dir is not None:
-            self.file = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")
+            self.file = open(run_dir / METRICS, "a", encoding="utf-8")
             if tensorboard:
                 from torch.utils.tensorboard import SummaryWriter
 
@@ -83,3 +95,68 @@ class MetricsLog:
             self.tb.close()
         if self.file is not None:
             self.file.close()
+
+
+class LogWindow:
+    """Sums since the last train record: loss, per-language loss, tokens, step time."""
+
+    def __init__(self, n_langs: int, device: torch.device, tokens: int):
+        self.n_langs, self.device, self.tokens0 = n_langs, device, tokens
+        self.reset()
+
+    def reset(self) -> None:
+        self.losses: list[float] = []
+        self.lang_sums = torch.zeros(self.n_langs, 2, device=self.device)
+        self.seconds = 0.0
+
+    def add_step(self, loss: float, lang_sums: torch.Tensor) -> None:
+        self.losses.append(loss)
+        self.lang_sums += lang_sums
+
+    def add_time(self, seconds: float) -> None:
+        self.seconds += seconds
+
+    def record(self, s: "TrainState", grad_norm: float) -> dict:
+        """The "train" record over the steps since the last one (mean loss of the finite steps)."""
+        c, mixer = s.counter, s.mixer
+        sums = all_reduce_sum(self.lang_sums.clone(), s.dist).tolist()
+        lang_loss = {lang: total / n for lang, (total, n) in zip(mixer.langs, sums) if n > 0}
+        rec = {
+            "kind": "train", "step": s.loop.step,
+            "loss": float(np.mean(self.losses)) if self.losses else float("nan"),
+            "lang_loss": lang_loss, "lr": s.optimizer.lrs(), "grad_norm": grad_norm,
+            "tokens": c.tokens, "words": c.words,
+            "tokens_per_s": (c.tokens - self.tokens0) / max(self.seconds, 1e-9),
+            "epochs": c.epochs(), "pi": mixer.probabilities(), "wall_s": s.loop.wall_s,
+        }
+        self.tokens0 = c.tokens
+        self.reset()
+        return rec
+
+
+def write_run_summary(s: "TrainState", finished: bool, final_val: float | None, checkpoints: list[str]) -> None:
+    """summary.json (rank 0): what was trained, on what, for how long, and how it ended."""
+    if not s.dist.is_main:
+        return
+    recipe, c, loop, plan = s.recipe, s.counter, s.loop, s.data.batch
+    summary = {
+        "name": recipe.name, "method": recipe.method, "seed": recipe.seed,
+        "arch": recipe.model.arch, "params": sum(p.numel() for p in s.model.parameters()),
+        "steps": loop.step, "total_steps": s.data.total_steps, "tokens_seen": c.tokens, "words_seen": c.words,
+        "epochs": c.epochs(), "wall_clock_s": loop.wall_s,
+        "final_val_loss": final_val,
+        "final_val_ppl": math.exp(final_val) if final_val is not None and final_val < 50 else None,
+        "device": str(s.dist.device), "world_size": s.dist.world_size, "hardware": hardware(s.dist),
+        "optimizer": {**recipe.optimizer.to_dict(), "params_per_optimizer": s.optimizer.describe()},
+        "schedule": {**recipe.schedule.to_dict(), "total_steps": s.data.total_steps, **s.schedule.phases},
+        "batch": {**asdict(plan), "tokens_per_step": plan.tokens_per_step},
+        "checkpoints": checkpoints, "skipped_steps": loop.skipped, "over_epochs": dict(loop.over_epochs),
+        "finished": finished, "mixing": s.mixer.summary(),
+    }
+    write_summary(s.run_dir, summary)
+
+
+def hardware(dist: Dist) -> str:
+    if dist.device.type == "cuda":
+        return f"{dist.world_size} x {torch.cuda.get_device_name(dist.device)}"
+    return f"{dist.world_size} x CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

@@ -10,17 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nestling.errors import UserError
-
-MILLION = 1_000_000
-
-
-def milestone_names() -> list[str]:
-    """The 28 BabyLM names in order: 1M..9M by 1M, 10M..100M by 10M, 200M..1000M by 100M."""
-    return [f"chck_{m}M" for m in _millions()]
-
-
-def _millions() -> list[int]:
-    return list(range(1, 10)) + list(range(10, 101, 10)) + list(range(200, 1001, 100))
+from nestling.run_folder import MILLION, milestone_millions, milestone_names  # noqa: F401 (names re-exported)
 
 
 @dataclass(frozen=True)
@@ -35,7 +25,7 @@ def milestones(scale: float = 1.0) -> list[Milestone]:
     """All 28 milestones with thresholds ``scale`` x the nominal word counts, in increasing order."""
     if not scale > 0:
         raise UserError(f"checkpoints.milestone_scale must be > 0, got {scale}")
-    return [Milestone(f"chck_{m}M", m * MILLION * scale) for m in _millions()]
+    return [Milestone(name, m * MILLION * scale) for name, m in zip(milestone_names(), milestone_millions())]
 
 
 def crossed(all_milestones: list[Milestone], done: int, words_seen: float) -> list[Milestone]:

@@ -52,25 +52,19 @@ class MuonAdamW:
     ``optimizers`` holds only "adamw".
     """
 
-    def __init__(self, model: nn.Module, cfg: dict):
+    def __init__(self, model: nn.Module, cfg):
+        """``cfg``: the recipe's typed ``optimizer`` section (values checked by nestling.recipe)."""
         groups = split_params(model)
-        betas = tuple(cfg.get("betas", (0.9, 0.95)))
-        wd = float(cfg.get("weight_decay", 0.1))
+        wd = float(cfg.weight_decay)
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
-        name = cfg.get("name", "muon_adamw")
-        if name not in ("muon_adamw", "adamw"):
-            raise UserError(f"optimizer.name must be 'muon_adamw' or 'adamw', got {name!r}")
-        adjust = cfg.get("adjust_lr_fn", "match_rms_adamw")
-        if adjust not in ("match_rms_adamw", "original"):
-            raise UserError(f"optimizer.adjust_lr_fn must be 'match_rms_adamw' or 'original', got {adjust!r}")
         decayed = [p for _, p in groups["decay"]]
-        if name == "muon_adamw" and groups["muon"]:
+        if cfg.name == "muon_adamw" and groups["muon"]:
             self.optimizers[MUON] = torch.optim.Muon(
                 [p for _, p in groups["muon"]],
-                lr=float(cfg.get("muon_lr", 5e-3)),
+                lr=float(cfg.muon_lr),
                 weight_decay=wd,
-                momentum=float(cfg.get("muon_momentum", 0.95)),
-                adjust_lr_fn=adjust,
+                momentum=float(cfg.muon_momentum),
+                adjust_lr_fn=cfg.adjust_lr_fn,
             )
         else:
             decayed += [p for _, p in groups["muon"]]
@@ -80,9 +74,9 @@ class MuonAdamW:
         ]
         self.optimizers[ADAMW] = torch.optim.AdamW(
             [g for g in adamw_groups if g["params"]],
-            lr=float(cfg.get("adamw_lr", 5e-4)),
-            betas=betas,
-            eps=float(cfg.get("eps", 1e-8)),
+            lr=float(cfg.adamw_lr),
+            betas=tuple(cfg.betas),
+            eps=float(cfg.eps),
         )
 
     def step(self) -> None:
@@ -112,6 +106,6 @@ class MuonAdamW:
         return {k: sum(p.numel() for g in opt.param_groups for p in g["params"]) for k, opt in self.optimizers.items()}
 
 
-def build_optimizer(model: nn.Module, cfg: dict) -> MuonAdamW:
+def build_optimizer(model: nn.Module, cfg) -> MuonAdamW:
     """The recipe's ``optimizer`` section -> a MuonAdamW (or plain AdamW when ``name="adamw"``)."""
     return MuonAdamW(model, cfg)

@@ -22,11 +22,9 @@ def wsd_phases(total_steps: int, warmup_fraction: float, decay_fraction: float) 
 class Schedules:
     """One LambdaLR per optimizer, all following the same WSD shape relative to their peak LR."""
 
-    def __init__(self, optimizer: MuonAdamW, cfg: dict, total_steps: int):
-        name = cfg.get("name", "wsd")
-        if name != "wsd":
-            raise UserError(f"schedule.name must be 'wsd', got {name!r}")
-        fractions = float(cfg.get("warmup_fraction", 0.01)), float(cfg.get("decay_fraction", 0.15))
+    def __init__(self, optimizer: MuonAdamW, cfg, total_steps: int):
+        """``cfg``: the recipe's typed ``schedule`` section (``name`` is wsd, the only schedule)."""
+        fractions = float(cfg.warmup_fraction), float(cfg.decay_fraction)
         warmup, stable, decay = wsd_phases(total_steps, *fractions)
         self.phases = {"warmup": warmup, "stable": stable, "decay": decay}
         self.schedulers: dict[str, LambdaLR] = {
@@ -35,8 +33,8 @@ class Schedules:
                 num_warmup_steps=warmup,
                 num_decay_steps=decay,
                 num_training_steps=total_steps,
-                decay_type=cfg.get("decay_type", "linear"),
-                min_lr_ratio=float(cfg.get("min_lr_ratio", 0.0)),
+                decay_type=cfg.decay_type,
+                min_lr_ratio=float(cfg.min_lr_ratio),
             )
             for key, opt in optimizer.optimizers.items()
         }
@@ -53,6 +51,6 @@ class Schedules:
             s.load_state_dict(state[k])
 
 
-def build_schedule(optimizer: MuonAdamW, cfg: dict, total_steps: int) -> Schedules:
+def build_schedule(optimizer: MuonAdamW, cfg, total_steps: int) -> Schedules:
     """The recipe's ``schedule`` section -> WSD schedulers for every optimizer in ``optimizer``."""
     return Schedules(optimizer, cfg, total_steps)

@@ -178,7 +178,7 @@ def test_bad_input_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="per_paradigm"):
         generate_minimal_pairs(tmp_path, per_paradigm=0)
     with pytest.raises(UserError, match="no languages"):
-        generate_minimal_pairs(tmp_path, langs=())
+        generate_minimal_pairs(tmp_path, langs=(), per_paradigm=5)
 
 
 def test_every_grammar_module_has_the_same_interface():

@@ -31,7 +31,17 @@ def test_meta_follows_the_contract(shards):
         assert meta["words_per_token"] == pytest.approx(meta["train_words"] / meta["train_tokens"])
         assert meta["word_unit"] == counting.word_unit(lang, "strict-small")
         assert meta["tokenizer_sha256"] == tokenizer_sha256(dataset)  # a retrained tokenizer is refused
-    assert "words/token" in tokenize_table(metas)
+    assert "tokens/word" in tokenize_table(metas)
+
+
+def test_tokenizer_and_shards_report_one_fertility(shards, tiny_dataset):
+    """`tokenizer train` (on its sample, here the whole text) and `data tokenize` report the same quantity."""
+    _, metas = shards
+    _, fertility = tiny_dataset
+    for lang, meta in metas.items():
+        on_shards = counting.tokens_per_word(meta["train_tokens"], meta["train_words"])
+        assert fertility[lang]["fertility"] == pytest.approx(on_shards, rel=0.05), lang
+        assert on_shards == pytest.approx(1 / meta["words_per_token"])
 
 
 def test_documents_are_bos_ids_eos_and_decode_to_the_clean_lines(shards, tiny_dataset):

@@ -73,4 +73,4 @@ def test_balanced_training_and_errors(tiny_dataset, tmp_path):
     with pytest.raises(UserError, match="too small"):
         train_tokenizer(copy, vocab_size=100)
     with pytest.raises(UserError, match="no ledger.json"):
-        train_tokenizer(tmp_path / "nothing")
+        train_tokenizer(tmp_path / "nothing", vocab_size=1000)

@@ -154,16 +154,18 @@ def test_shared_prefix_falls_back_when_cache_misbehaves(tiny_model, shared_data,
         return [np.zeros(len(g)) for g in rows]
 
     monkeypatch.setattr(BatchScorer, "shared", wrong)
-    np.testing.assert_allclose(score_texts(model, tokenizer, requests, groups=groups, progress=False), plain,
-                               atol=1e-4, rtol=0)
+    with pytest.warns(scoring.FastPathOff, match="does not reproduce"):
+        np.testing.assert_allclose(score_texts(model, tokenizer, requests, groups=groups, progress=False), plain,
+                                   atol=1e-4, rtol=0)
 
     def broken(self, prefix_len, rows):
         raise TypeError("forward() got an unexpected keyword argument 'past_key_values'")
 
     monkeypatch.setattr(scoring, "_VERIFIED", __import__("weakref").WeakKeyDictionary())
     monkeypatch.setattr(BatchScorer, "shared", broken)
-    np.testing.assert_allclose(score_texts(model, tokenizer, requests, groups=groups, progress=False), plain,
-                               atol=1e-4, rtol=0)
+    with pytest.warns(scoring.FastPathOff, match="TypeError"):
+        np.testing.assert_allclose(score_texts(model, tokenizer, requests, groups=groups, progress=False), plain,
+                                   atol=1e-4, rtol=0)
 
 
 def test_plan_shared_prefixes_rules():
@@ -220,3 +222,44 @@ def test_score_encoded_greedy_flags_equal_argmax_loop(tiny_model):
             logits = model(input_ids=torch.tensor([ids])).logits[0]
             expected.append(all(int(logits[t - 1].argmax()) == ids[t] for t in range(1, len(ids)) if mask[t]))
     assert flags.tolist() == expected and any(expected)
+def agreement_pairs(n=40):
+    """Minimal pairs that share a long token prefix, enough of them (>= 1,024 tokens) for shared batches."""
+    requests = []
+    for i in range(n):
+        end = f"happy on day {i} of the long school year."
+        requests += [("", f"The children who the teacher praised were {end}"),
+                     ("", f"The children who the teacher praised was {end}")]
+    return requests, [[2 * i, 2 * i + 1] for i in range(n)]
+
+
+def test_stream_mixer_takes_both_fast_paths(tiny_model, fresh_checks, recwarn):
+    """The Hybrid Stream Mixer's cache must reproduce the plain scores, so no fast path is ever turned off."""
+    import nestling.evaluation.scoring as scoring
+    from nestling.models.stream_mixer import StreamMixerConfig, StreamMixerForCausalLM
+
+    _, tokenizer = tiny_model
+    torch.manual_seed(0)
+    config = StreamMixerConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                               attention_layers=[1], n_streams=4, stream_dim=8, n_read_heads=2, num_attention_heads=2,
+                               head_dim=16, chunk_size=4, max_position_embeddings=128)
+    model = StreamMixerForCausalLM(config).eval()
+    requests, groups = agreement_pairs()
+    shared = score_texts(model, tokenizer, requests, groups=groups, progress=False)
+    assert scoring._VERIFIED[model] == {"split": True, "shared": True}
+    assert not [w for w in recwarn if issubclass(w.category, scoring.FastPathOff)]
+    plain = [reference_score(model, tokenizer, c, s) for c, s in requests]
+    np.testing.assert_allclose(shared, plain, atol=1e-4, rtol=0)
+
+
+def test_a_fast_path_turned_off_says_why(tiny_model, fresh_checks, monkeypatch):
+    import nestling.evaluation.scoring as scoring
+
+    model, tokenizer = tiny_model
+
+    def broken(self, prefix_len, rows):
+        raise AttributeError("'Cache' object has no attribute 'batch_select_indices'")
+
+    monkeypatch.setattr(BatchScorer, "shared", broken)
+    requests, groups = agreement_pairs()
+    with pytest.warns(scoring.FastPathOff, match="shared-prefix.*batch_select_indices"):
+        score_texts(model, tokenizer, requests, groups=groups, progress=False)

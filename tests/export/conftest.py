@@ -34,11 +34,12 @@ def exported(demo_run, other_run, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def mixer_export(tmp_path_factory):
-    """A one-language Stream Mixer run (remote code) exported, or None when the model is not available."""
-    try:
-        import nestling.models.stream_mixer  # noqa: F401
-    except ImportError:
-        return None
+    """A one-language Stream Mixer run (remote code) exported.
+
+    A broken model package fails these tests (an ImportError here), never turns them into skips.
+    """
+    import nestling.models.stream_mixer  # noqa: F401
+
     root = tmp_path_factory.mktemp("mixer")
     run = make_run(root / "runs", name="mixer", langs=("eng",), model_factory=tiny_stream_mixer)
     return export_run(run, root / "repo")

@@ -74,18 +74,15 @@ def test_exports_load_in_fresh_process(demo_run, exported, mixer_export, tmp_pat
     expected = {exported: demo_run / "final"}
     for branch in ("chck_1M", "chck_2M"):
         expected[_clone(exported, branch, tmp_path / branch)] = demo_run / "checkpoints" / branch
-    folders = list(expected)
-    if mixer_export is not None:
-        folders += [mixer_export, _clone(mixer_export, "chck_1M", tmp_path / "mixer_chck_1M")]
+    folders = list(expected) + [mixer_export, _clone(mixer_export, "chck_1M", tmp_path / "mixer_chck_1M")]
     loaded = load_in_fresh_process(folders, tmp_path)
     for folder, source in expected.items():
         assert loaded[str(folder)]["finite"] and loaded[str(folder)]["class"] == "LlamaForCausalLM"
         # Each revision carries its own checkpoint's weights, not main's.
         assert loaded[str(folder)]["embed_sum"] == pytest.approx(embed_sum(source), rel=1e-6)
     assert len({round(loaded[str(f)]["embed_sum"], 6) for f in expected}) == 3
-    if mixer_export is not None:
-        assert {loaded[str(f)]["class"] for f in folders[3:]} == {"StreamMixerForCausalLM"}
-        assert all(loaded[str(f)]["finite"] for f in folders[3:])
+    assert {loaded[str(f)]["class"] for f in folders[3:]} == {"StreamMixerForCausalLM"}
+    assert all(loaded[str(f)]["finite"] for f in folders[3:])
 
 
 def test_branch_trees_equal_checkpoint_folders(demo_run, exported):
@@ -108,8 +105,6 @@ def test_branch_trees_equal_checkpoint_folders(demo_run, exported):
 
 
 def test_remote_code_export_carries_its_code(mixer_export):
-    if mixer_export is None:
-        pytest.skip("nestling.models.stream_mixer not available")
     config = json.loads((mixer_export / "config.json").read_text())
     assert config["auto_map"]["AutoModelForCausalLM"].startswith("modeling_stream_mixer.")
     for rev in ("main", "chck_1M", "chck_2M"):

@@ -3,14 +3,15 @@ import json
 import pytest
 
 from nestling.errors import UserError
-from nestling.mixing import METHODS, BudgetExhausted, Exp3Mixer, build_mixer
+from nestling.mixing import BudgetExhausted, Exp3Mixer, build_mixer
+from nestling.recipe import choices, section
 
 LANGS = ["eng", "nld", "zho"]
 TOKENS = {"eng": 100, "nld": 300, "zho": 600}
 
 
 def build(cfg, run_dir=None, budgets=None, total=1000):
-    return build_mixer(cfg, LANGS, TOKENS, budgets, total, 0, run_dir)
+    return build_mixer(section("mixing", **cfg), LANGS, TOKENS, budgets, total, 0, run_dir)
 
 
 @pytest.mark.parametrize(
@@ -52,7 +53,7 @@ def test_budgets_pass_through():
 
 
 def test_bad_configs():
-    assert "taam" in METHODS
+    assert "taam" in choices("mixing.method")
     for cfg in ({"method": "magic"}, {"mix_rate": 3}, {"method": "fixed"}, {"mix_interval": 0}):
         with pytest.raises(UserError):
             build(cfg)

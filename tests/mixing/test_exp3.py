@@ -5,13 +5,18 @@ import pytest
 
 from nestling.errors import UserError
 from nestling.mixing.exp3 import Exp3Mixer, exp3_pi, log_weights_for
+from nestling.recipe import section
 
 LANGS = ["eng", "nld", "zho"]
 PI_0 = {"eng": 0.3213, "nld": 0.3227, "zho": 0.3560}
 
 
 def make(seed=0, **kw):
-    return Exp3Mixer("taam", LANGS, PI_0, seed, **kw)
+    """An Exp3Mixer with the recipe's default mixing settings, ``kw`` overriding them."""
+    cfg = section("mixing")
+    defaults = dict(reward=cfg.reward, update=cfg.update, gamma=cfg.gamma, eta=cfg.eta, floor=cfg.floor,
+                    mix_interval=cfg.mix_interval)
+    return Exp3Mixer("taam", LANGS, PI_0, seed, **{**defaults, **kw})
 
 
 def losses_for(round_, rng):
@@ -36,7 +41,8 @@ def test_formula_without_floor_or_gamma():
 
 
 def test_full_information_update_hand_computed():
-    m = Exp3Mixer("taam", ["a", "b"], {"a": 0.5, "b": 0.5}, 0, reward="v2", gamma=0.0, eta=1.0, floor=0.0)
+    m = Exp3Mixer("taam", ["a", "b"], {"a": 0.5, "b": 0.5}, 0, reward="v2", update="full_information",
+                  gamma=0.0, eta=1.0, floor=0.0, mix_interval=50)
     out = m.update(50, {"a": 1.0, "b": 2.0})  # d = [0, 1], pooled std 0.7071 -> r = [0, 1.4142]
     assert out["rewards"] == pytest.approx({"a": 0.0, "b": 2**0.5})
     pb = np.exp(2**0.5) / (1 + np.exp(2**0.5))
@@ -111,6 +117,8 @@ def test_needs_probe_and_bad_rounds():
 
 
 def test_bad_settings():
-    for kw in ({"update": "greedy"}, {"gamma": 1.5}, {"eta": 0.0}, {"floor": 0.5}, {"reward": "v9"}):
+    for kw in ({"gamma": 1.5}, {"eta": 0.0}, {"floor": 0.5}, {"reward": "v9"}):
         with pytest.raises(UserError):
             make(**kw)
+    with pytest.raises(UserError, match="mixing.update"):  # allowed values are checked when the recipe is read
+        section("mixing", update="greedy")

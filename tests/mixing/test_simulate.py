@@ -29,10 +29,10 @@ def test_simulation_is_deterministic(prior_record):
     assert a["final_pi"] == b["final_pi"] and a["exposures"] == b["exposures"]
 
 
-def test_module_entry_point_prints_a_table(prior_record, tmp_path, capsys):
-    from nestling.mixing.simulate import main
+def test_cli_prints_a_table(prior_record, tmp_path, capsys):
+    from nestling.cli import main
 
-    main(["--reward", "v2", "--rounds", "20", "--out", str(tmp_path)])
+    main(["mix", "simulate", "--reward", "v2", "--rounds", "20", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert "final pi:" in out and "reward v2" in out
     assert (tmp_path / "simulate_v2.png").is_file()

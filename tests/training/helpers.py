@@ -83,14 +83,15 @@ BASE_RECIPE = {
 }
 
 
-def recipe(data_dir: Path, **sections) -> dict:
-    """BASE_RECIPE on ``data_dir`` with sections updated: recipe(d, run={"log_every": 2}) (model: replaced)."""
+def recipe(data_dir: Path, **sections):
+    """BASE_RECIPE on ``data_dir`` with sections updated, loaded: recipe(d, run={"log_every": 2})."""
+    from nestling.recipe import load_recipe
+
     r = copy.deepcopy(BASE_RECIPE)
     r["data"]["dir"] = str(data_dir)
     for key, value in sections.items():
-        # A model section replaces the Llama one: a stream mixer has no num_key_value_heads.
-        if isinstance(value, dict) and key != "model":
+        if isinstance(value, dict) and key != "model":  # a model section replaces the whole section
             r[key].update(value)
         else:
             r[key] = value
-    return r
+    return load_recipe(r)

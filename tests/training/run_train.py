@@ -6,7 +6,6 @@ usage: run_train.py DATA_DIR OUT_DIR [--resume] [--set section.key=json ...]
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from nestling.training.trainer import train  # noqa: E402
+from nestling.recipe import load_recipe  # noqa: E402
 from tests.training.helpers import recipe  # noqa: E402
 
 
@@ -26,11 +26,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[])
     args = parser.parse_args()
     torch.set_num_threads(1)
-    r = recipe(args.data_dir)
-    for item in args.set:
-        key, value = item.split("=", 1)
-        section, name = key.split(".")
-        r[section][name] = json.loads(value)
+    r = load_recipe(recipe(args.data_dir), args.set)
     if args.resume:
         train(r, resume=args.out_dir)
     else:

@@ -1,5 +1,7 @@
 import pytest
 
+from nestling.recipe import section
+
 from nestling.errors import UserError
 from nestling.training.counting import Counter, check_epochs, plan_steps
 
@@ -24,8 +26,8 @@ def test_ten_epoch_guard():
 
 
 def test_plan_steps():
-    assert plan_steps({"max_steps": 7, "max_tokens": 10**9}, 10_000, 100) == 7
-    assert plan_steps({"max_steps": None, "max_tokens": 1050}, 10_000, 100) == 10
-    assert plan_steps({"epochs": 10}, 1_005, 100) == 100  # rounds down: never past 10 epochs
+    assert plan_steps(section("budget", **{"max_steps": 7, "max_tokens": 10**9}), 10_000, 100) == 7
+    assert plan_steps(section("budget", **{"max_steps": None, "max_tokens": 1050}), 10_000, 100) == 10
+    assert plan_steps(section("budget", **{"epochs": 10}), 1_005, 100) == 100  # rounds down: never past 10 epochs
     with pytest.raises(UserError, match="less than one batch"):
-        plan_steps({"epochs": 1}, 50, 100)
+        plan_steps(section("budget", **{"epochs": 1}), 50, 100)

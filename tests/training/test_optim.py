@@ -3,6 +3,7 @@ import torch
 
 from nestling.errors import UserError
 from nestling.models import build_model
+from nestling.recipe import section
 from nestling.training.optim import build_optimizer, split_params
 from tests.training.helpers import STREAM_MIXER, TINY_LLAMA, VOCAB
 
@@ -19,7 +20,7 @@ def test_muon_gets_hidden_matrices_adamw_the_rest_and_tied_head_once():
     assert all(p.ndim == 2 for _, p in groups["muon"])
     assert {n.split(".")[-2] for n in names["muon"]} == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
     assert all("norm" in n for n in names["no_decay"])
-    opt = build_optimizer(model, {"name": "muon_adamw"})
+    opt = build_optimizer(model, section("optimizer", **{"name": "muon_adamw"}))
     counts = opt.describe()
     assert counts["muon"] + counts["adamw"] == sum(p.numel() for p in model.parameters())
     assert isinstance(opt.optimizers["muon"], torch.optim.Muon)
@@ -34,7 +35,7 @@ def test_untied_head_goes_to_adamw():
 
 def test_plain_adamw_takes_everything_and_steps():
     model = tiny()
-    opt = build_optimizer(model, {"name": "adamw", "adamw_lr": 1e-3})
+    opt = build_optimizer(model, section("optimizer", **{"name": "adamw", "adamw_lr": 1e-3}))
     assert list(opt.optimizers) == ["adamw"]
     assert opt.describe()["adamw"] == sum(p.numel() for p in model.parameters())
     before = model.model.layers[0].self_attn.q_proj.weight.clone()
@@ -44,8 +45,8 @@ def test_plain_adamw_takes_everything_and_steps():
 
 
 def test_unknown_optimizer_name():
-    with pytest.raises(UserError, match="optimizer.name"):
-        build_optimizer(tiny(), {"name": "sgd"})
+    with pytest.raises(UserError, match="optimizer.name"):  # refused when the recipe is read
+        section("optimizer", name="sgd")
 
 
 def test_stream_mixer_biases_and_vectors_go_to_adamw():
@@ -54,4 +55,4 @@ def test_stream_mixer_biases_and_vectors_go_to_adamw():
     assert "model.layers.0.mixer.gate_bias" in groups["no_decay"]
     assert all(n.endswith("weight") for n in groups["muon"]) and groups["decay"] == ["model.embed_tokens.weight"]
     with pytest.raises(UserError, match="adjust_lr_fn"):
-        build_optimizer(tiny(), {"name": "muon_adamw", "adjust_lr_fn": "moonshot"})
+        section("optimizer", adjust_lr_fn="moonshot")

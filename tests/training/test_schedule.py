@@ -2,6 +2,7 @@ import pytest
 
 from nestling.errors import UserError
 from nestling.models import build_model
+from nestling.recipe import section
 from nestling.training.optim import build_optimizer
 from nestling.training.schedule import build_schedule, wsd_phases
 from tests.training.helpers import TINY_LLAMA, VOCAB
@@ -17,8 +18,8 @@ def test_wsd_phases_sum_to_total():
 @pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before")
 def test_wsd_shape_on_both_optimizers():
     model = build_model(TINY_LLAMA, VOCAB, 0, 1, 2)
-    opt = build_optimizer(model, {"name": "muon_adamw", "muon_lr": 1e-2, "adamw_lr": 1e-3})
-    sched = build_schedule(opt, {"name": "wsd", "warmup_fraction": 0.1, "decay_fraction": 0.2, "decay_type": "linear"}, 100)
+    opt = build_optimizer(model, section("optimizer", name="muon_adamw", muon_lr=1e-2, adamw_lr=1e-3))
+    sched = build_schedule(opt, section("schedule", warmup_fraction=0.1, decay_fraction=0.2, decay_type="linear"), 100)
     lrs = []
     for _ in range(100):
         lrs.append(opt.lrs())

@@ -4,12 +4,15 @@ import json
 import math
 import os
 import signal
+import stat
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from nestling.errors import UserError
+from nestling.files import umask_mode
+from nestling.recipe import with_value
 from nestling.training import trainer
 from nestling.training.safe_state import read_state
 from nestling.training.trainer import TrainingDiverged, train
@@ -87,9 +90,9 @@ def test_sigterm_writes_state_and_resume_is_bit_identical(data, tmp_path, monkey
 
     real_step = trainer.run_step
 
-    def step_then_sigterm(ctx, window):
-        out = real_step(ctx, window)
-        if ctx["loop"].step == 5:
+    def step_then_sigterm(state, window):
+        out = real_step(state, window)
+        if state.loop.step == 5:
             os.kill(os.getpid(), signal.SIGTERM)
         return out
 
@@ -146,7 +149,7 @@ def test_ten_epoch_guard_stops_or_records(tmp_path):
     with pytest.raises(UserError, match="pass 2 epochs.*allow_over_epochs"):
         train(r, out_dir=tmp_path / "stopped")
     assert not (tmp_path / "stopped").exists()  # a refused run leaves no empty folder
-    r["budget"]["allow_over_epochs"] = True
+    r = with_value(r, "budget.allow_over_epochs", True)
     run = train(r, out_dir=tmp_path / "allowed")
     summary = json.loads((run / "summary.json").read_text())
     assert summary["finished"] and summary["over_epochs"]["eng"] == pytest.approx(1024 / 400)
@@ -155,10 +158,10 @@ def test_ten_epoch_guard_stops_or_records(tmp_path):
 
 def test_a_higher_max_epochs_needs_the_flag_and_is_recorded_against_babylms_ten(tmp_path):
     small = make_dataset(tmp_path / "small", train_tokens=400, val_tokens=200)
-    r = recipe(small, budget={"max_steps": 17, "max_epochs": 20})  # 17 x 256 tokens = 10.9 epochs of 400
-    with pytest.raises(UserError, match="10-epoch limit"):
-        train(r, out_dir=tmp_path / "refused")
-    r["budget"]["allow_over_epochs"] = True
+    budget = {"max_steps": 17, "max_epochs": 20}  # 17 x 256 tokens = 10.9 epochs of 400
+    with pytest.raises(UserError, match="10-epoch limit"):  # refused as the recipe loads
+        recipe(small, budget=budget)
+    r = recipe(small, budget={**budget, "allow_over_epochs": True})
     summary = json.loads((train(r, out_dir=tmp_path / "run") / "summary.json").read_text())
     assert summary["over_epochs"]["eng"] == pytest.approx(17 * 256 / 400)
 
@@ -173,5 +176,7 @@ def test_stream_mixer_trains_and_its_checkpoints_carry_their_code(data, tmp_path
     folder = run / "checkpoints" / summary["checkpoints"][0]
     assert {"modeling_stream_mixer.py", "configuration_stream_mixer.py", "tokenizer.json"} <= {p.name for p in folder.iterdir()}
     assert "auto_map" in json.loads((folder / "config.json").read_text())
+    # save_pretrained writes through private temp files; published model folders follow the umask.
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (run / "final").iterdir()} == {umask_mode()}
     loaded = AutoModelForCausalLM.from_pretrained(run / "final", trust_remote_code=True).state_dict()
     assert all(torch.equal(loaded[k], v) for k, v in final_weights(run).items())

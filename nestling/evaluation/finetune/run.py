@@ -26,14 +26,10 @@ SCHEMA_VERSION = 1
 
 def finetune_settings(model: Path, overrides: list[str] | None = None) -> dict:
     """The ``finetune`` recipe section: defaults, then the run's recipe.yaml, then ``--set finetune.*``."""
-    import yaml
-
     from nestling.recipe import load_recipe
+    from nestling.run_folder import read_recipe
 
-    raw = {}
-    recipe_file = model / "recipe.yaml"
-    if recipe_file.is_file():
-        raw = (yaml.safe_load(recipe_file.read_text()) or {}).get("finetune") or {}
+    raw = (read_recipe(model) or {}).get("finetune") or {}
     bad = [o for o in overrides or [] if not o.strip().startswith("finetune.")]
     if bad:
         raise UserError(f"--set {bad[0]}: only finetune.* keys apply here")
@@ -48,9 +44,7 @@ def strict_settings(cfg: dict, task: str) -> strict.StrictSettings:
         settings.batch_size = cfg["long_batch_size"]
     if task == "wsc":
         settings.epochs = cfg["wsc_epochs"]
-    for key in ("epochs", "batch_size", "valid_batch_size", "sequence_length", "gradient_accumulation"):
-        if getattr(settings, key) < 1:
-            raise UserError(f"finetune.{key} must be at least 1, got {getattr(settings, key)}")
+    # Each size is positive already (the recipe schema); what remains is how two of them relate.
     if settings.batch_size % settings.gradient_accumulation:
         raise UserError(f"finetune.gradient_accumulation ({settings.gradient_accumulation}) must divide the "
                         f"batch size ({settings.batch_size})")
@@ -107,7 +101,8 @@ def load_tasks(suite: str | None, names: list[str], data_dir: Path, max_train: i
 
 def resolve_revisions(model: Path, revisions: str | list[str]) -> dict[str, Path]:
     """A run's revisions (final, all, or names) -> model folders; a plain model folder is its own `main`."""
-    from nestling.evaluation.runs import is_run_dir, select_revisions
+    from nestling.evaluation.runs import select_revisions
+    from nestling.run_folder import is_run_dir
 
     if not model.exists():
         raise UserError(f"{model}: no such model or run folder")
@@ -172,7 +167,7 @@ def run_plan(plan: Plan, cfg: dict, *, progress: bool = True) -> dict:
 
 def _revision(plan: Plan, cfg: dict, rev: str, folder: Path, bar, device, precision: str) -> dict:
     """Every task x seed of one revision."""
-    from nestling.evaluation.evaluate import read_words_seen
+    from nestling.run_folder import read_words_seen
 
     from nestling.evaluation.trust import allow_remote_code
 
@@ -265,7 +260,7 @@ def finetune_path(model: str | Path, *, suite: str | None = None, tasks: list[st
                   trust_remote_code: bool = False) -> str:
     """The `nestling finetune` command; returns the table (and where results went). A folder's own code runs
     only with ``trust_remote_code`` or when it is nestling's shipped code (nestling.evaluation.trust)."""
-    from nestling.evaluation.runs import is_run_dir
+    from nestling.run_folder import RESULTS, is_run_dir
 
     model = Path(model)
     if bool(suite) == bool(tasks):
@@ -283,7 +278,7 @@ def finetune_path(model: str | Path, *, suite: str | None = None, tasks: list[st
     section = run_plan(Plan(layout, task_list, skipped, revision_map, list(seeds), trust_remote_code), cfg,
                        progress=progress)
     if out is None and is_run_dir(model):
-        out = model / "results.json"
+        out = model / RESULTS
     table = format_table(section)
     if out is not None:
         write_section(section, Path(out), model)

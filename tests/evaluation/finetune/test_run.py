@@ -88,7 +88,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tiny_llama_dir, glue_d
     expected = {"unknown_task": "unknown fine-tuning task 'nope'", "missing_label": "rte.valid.jsonl:2: missing field",
                 "label_range": "rte.train.jsonl:1: label 5", "empty": "rte.valid.jsonl: empty split",
                 "no_train": "boolq: no train split", "bad_set": "only finetune.* keys",
-                "zero_epochs": "finetune.epochs must be at least 1"}[case]
+                "zero_epochs": "'finetune.epochs' must be a positive integer"}[case]
     assert expected in stderr
     assert not out.exists()
 

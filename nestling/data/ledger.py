@@ -1,4 +1,5 @@
-"""Per-language token budgets: how many training tokens the sampler may draw from each language.
+"""Reading a prepared dataset's ledger.json: the ledger itself, and the per-language token budgets
+it implies (how many training tokens the sampler may draw from each language).
 
 Rule, per language l (``max_epochs`` passes over the data it may use):
 
@@ -20,10 +21,21 @@ certifies the words in the data; epochs re-read them (as BabyLM allows), so the 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from nestling.errors import UserError
 
+LEDGER = "ledger.json"
 LEDGER_WORD_BUDGET_KEY = "word_budget"
+
+
+def read_ledger(dataset_dir: str | Path, required: bool = True) -> dict | None:
+    """``dataset_dir/ledger.json``; None when absent and not ``required`` (UserError when required)."""
+    from nestling.data.prepare import load_ledger  # the reader with its checks
+
+    if not required and not (Path(dataset_dir) / LEDGER).is_file():
+        return None
+    return load_ledger(Path(dataset_dir))
 
 
 def _ledger_share(ledger: dict | None, lang: str) -> float:

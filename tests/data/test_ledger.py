@@ -1,7 +1,7 @@
 import pytest
 
 from nestling.errors import UserError
-from nestling.mixing.budget import token_budgets
+from nestling.data.ledger import token_budgets
 
 METAS = {
     "eng": {"train_tokens": 1000, "words_per_token": 0.75},
