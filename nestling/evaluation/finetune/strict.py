@@ -23,24 +23,25 @@ from nestling.evaluation.finetune.tasks import TaskData
 
 @dataclass
 class StrictSettings:
-    """The hyper-parameters of one task's fine-tuning run (defaults: the official ones)."""
+    """The hyper-parameters of one task's fine-tuning run. No defaults here: they live once, in the recipe
+    schema's ``finetune`` section (the official ones); build it with ``run.strict_settings``."""
 
-    epochs: int = 10
-    learning_rate: float = 3e-5
-    batch_size: int = 32
-    valid_batch_size: int = 64
-    sequence_length: int = 512
-    gradient_accumulation: int = 1
-    classifier_dropout: float = 0.1
-    classifier_layer_norm_eps: float = 1e-5
-    weight_decay: float = 0.01
-    warmup_proportion: float = 0.06
-    min_factor: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.999
-    optimizer_eps: float = 1e-8
-    pooling: str = "auto"
-    keep_best_model: bool = True
+    epochs: int
+    learning_rate: float
+    batch_size: int
+    valid_batch_size: int
+    sequence_length: int
+    gradient_accumulation: int
+    classifier_dropout: float
+    classifier_layer_norm_eps: float
+    weight_decay: float
+    warmup_proportion: float
+    min_factor: float
+    beta1: float
+    beta2: float
+    optimizer_eps: float
+    pooling: str
+    keep_best_model: bool
 
 
 def seed_everything(seed: int) -> None:

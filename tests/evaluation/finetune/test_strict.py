@@ -7,8 +7,15 @@ import math
 import pytest
 import torch
 
-from nestling.evaluation.finetune.strict import StrictSettings, compute_metrics, finetune_task, make_schedule
+from nestling.evaluation.finetune.run import strict_settings
+from nestling.evaluation.finetune.strict import compute_metrics, finetune_task, make_schedule
 from nestling.evaluation.finetune.tasks import GLUE_TASKS, load_task
+from nestling.recipe import section
+
+
+def official(**values):
+    """One task's settings: the schema's official defaults (the finetune section) with ``values`` changed."""
+    return strict_settings(section("finetune", **values), "rte")
 
 
 def official_factor(step: int, warmup: int, total: int, min_factor: float) -> float:
@@ -21,7 +28,7 @@ def official_factor(step: int, warmup: int, total: int, min_factor: float) -> fl
 
 @pytest.mark.parametrize("total", [7, 50, 333])
 def test_schedule_equals_the_official_one(total):
-    settings = StrictSettings()
+    settings = official()
     optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     schedule = make_schedule(optimizer, total, settings)
     warmup = int(settings.warmup_proportion * total)
@@ -48,7 +55,7 @@ def test_finetuning_learns_an_easy_pair_task_and_keeps_the_best_epoch(tiny_llama
 
     task = load_task("rte", GLUE_TASKS["rte"], glue_dir / "rte.train.jsonl", glue_dir / "rte.valid.jsonl")
     tokenizer = AutoTokenizer.from_pretrained(tiny_llama_dir)
-    settings = StrictSettings(epochs=4, learning_rate=3e-3, batch_size=16, sequence_length=32)
+    settings = official(epochs=4, learning_rate=3e-3, batch_size=16, sequence_length=32)
     seed_everything(0)
     result = finetune_task(load_backbone(tiny_llama_dir), tokenizer, task, settings, device=torch.device("cpu"))
     scores = [h["accuracy"] for h in result["history"]]
@@ -69,7 +76,7 @@ def test_the_stream_mixer_fine_tunes_too(glue_dir, tmp_path):
     seed_everything(0)
     backbone = load_backbone(tmp_path)
     before = [p.detach().clone() for p in backbone.parameters()]
-    result = finetune_task(backbone, tokenizer, task, StrictSettings(epochs=1, batch_size=8, sequence_length=32),
+    result = finetune_task(backbone, tokenizer, task, official(epochs=1, batch_size=8, sequence_length=32),
                            device=torch.device("cpu"))
     assert 0 <= result["accuracy"] <= 1 and result["best_epoch"] == 1
     assert any(not torch.equal(a, b) for a, b in zip(before, backbone.parameters()))  # the backbone trained
