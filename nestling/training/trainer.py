@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import math
 import shutil
 import signal
@@ -68,6 +69,11 @@ def train(recipe, out_dir: Path | None = None, resume: Path | None = None) -> Pa
             return _loop(s)
         finally:
             s.log.close()
+            # The DDP wrapper's reducer holds the process group: it must go before the group is
+            # destroyed, or gloo's destructor can wait forever on a peer that has already left.
+            s.fwd = s.model
+            del s
+            gc.collect()
     finally:
         distributed.shutdown(dist)
 
