@@ -65,6 +65,23 @@ def write_results(results: dict, out_path: str | Path) -> Path:
     return write_atomic(out_path, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
 
 
+# Sections of a run's results.json that other commands own: a zero-shot rerun keeps them.
+OTHER_COMMANDS_SECTIONS = ("finetune", "multilingual")
+
+
+def keep_other_sections(result: dict, out_path: str | Path) -> dict:
+    """``result`` plus the sections other commands wrote into ``out_path`` earlier (`nestling finetune`'s
+    "finetune", `nestling eval --suite multilingual`'s "multilingual"), unless ``result`` has its own."""
+    out_path = Path(out_path)
+    try:
+        previous = json.loads(out_path.read_text(encoding="utf-8")) if out_path.is_file() else {}
+    except json.JSONDecodeError:
+        # An unreadable earlier file has nothing to keep; the new one replaces it.
+        return result
+    kept = {k: previous[k] for k in OTHER_COMMANDS_SECTIONS if k in previous and k not in result}
+    return {**result, **kept}
+
+
 def write_text_atomic(text: str, out_path: str | Path) -> Path:
     """Write text atomically (temp file + rename)."""
     return write_atomic(out_path, text)

@@ -109,25 +109,12 @@ def write_run_outputs(run_result: dict, out_json: str | Path) -> dict[str, Path]
     ``out_json`` = RUN/results.json gives RUN/learning_curve.md and RUN/learning_curve.png.
     Every file is written atomically; the plot is skipped when no revision knows its words seen.
     """
-    from nestling.evaluation.results import format_learning_curve, write_results, write_text_atomic
+    from nestling.evaluation.results import format_learning_curve, keep_other_sections, write_results, write_text_atomic
 
     out_json = Path(out_json)
-    paths = {"results": write_results(_keep_sections(run_result, out_json), out_json)}
+    paths = {"results": write_results(keep_other_sections(run_result, out_json), out_json)}
     table = format_learning_curve(run_result) + "\n"
     paths["table"] = write_text_atomic(table, out_json.with_name("learning_curve.md"))
     if any(p["words_seen"] for p in run_result["learning_curve"]):
         paths["plot"] = plot_learning_curve(run_result, out_json.with_name("learning_curve.png"))
     return paths
-
-
-def _keep_sections(run_result: dict, out_json: Path) -> dict:
-    """A zero-shot rerun keeps the sections other commands wrote into the same file: `nestling finetune`'s
-    "finetune" and `nestling eval --suite multilingual`'s "multilingual"."""
-    import json
-
-    try:
-        previous = json.loads(out_json.read_text(encoding="utf-8")) if out_json.is_file() else {}
-    except json.JSONDecodeError:
-        return run_result
-    kept = {k: previous[k] for k in ("finetune", "multilingual") if k in previous and k not in run_result}
-    return {**run_result, **kept}

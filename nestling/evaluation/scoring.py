@@ -16,6 +16,8 @@ slow one-string-at-a-time reference the tests compare against.
 
 from __future__ import annotations
 
+import inspect
+
 import warnings
 import weakref
 from contextlib import nullcontext
@@ -121,6 +123,23 @@ def _token_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
     return logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
 
 
+def cache_argument(module) -> str:
+    """The keyword a model's forward takes its cache under: "cache" from transformers 5.24 (where
+    "past_key_values" is deprecated), "past_key_values" before."""
+    forward = getattr(module, "forward", module)
+    try:
+        params = inspect.signature(forward).parameters
+    except (TypeError, ValueError):
+        return "past_key_values"
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def _output_cache(out):
+    """The cache a forward returned, under either name (5.24's ModelOutput field is "cache")."""
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else getattr(out, "past_key_values", None)
+
+
 class BatchScorer:
     """Sums of scored-token log-probs, one padded batch (or one shared-prefix batch) at a time.
 
@@ -145,13 +164,14 @@ class BatchScorer:
 
     def _forward(self, input_ids, attention, past=None, want_cache=False):
         """Hidden states [B, T, D] (split path) or logits [B, T, V], and the KV cache when asked."""
+        module = self.split[0] if self.split is not None else self.model
         kwargs = {"input_ids": input_ids, "attention_mask": attention, "use_cache": want_cache or past is not None}
         if past is not None:
-            kwargs["past_key_values"] = past
+            kwargs[cache_argument(module)] = past
         with self.autocast:
-            out = (self.split[0] if self.split is not None else self.model)(**kwargs)
+            out = module(**kwargs)
         states = out[0] if self.split is not None else out.logits
-        return states, (getattr(out, "past_key_values", None) if kwargs["use_cache"] else None)
+        return states, (_output_cache(out) if kwargs["use_cache"] else None)
 
     def _logprobs(self, states, rows_idx, pos, targets) -> torch.Tensor:
         """log p(targets) [N] from the states at (rows_idx, pos), chunk by chunk.
