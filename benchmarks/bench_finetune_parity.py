@@ -19,9 +19,10 @@ nestling uses (with right padding). Each task alternates: the official seeds, th
 that task's seeds, so load drift on a shared machine hits both alike. Wall-clock is whole processes
 (imports included) on both sides; every process gets --threads torch threads.
 
-The model is a tiny random Llama (the exported stream mixer needs AutoModel support in its remote code
-to load in the official code): hidden --hidden, 2 layers, a byte-level BPE trained on the task texts.
-Random weights put both sides near chance; agreement is judged per seed and on the mean.
+The model: ``--model DIR``, an exported nestling model folder (``nestling export RUN``; the exported
+stream mixer registers AutoModel in its remote code, which the official classifier loads with
+trust_remote_code), or by default a tiny random Llama (hidden --hidden, 2 layers, a byte-level BPE trained
+on the task texts). Agreement is judged per seed and on the mean.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def main() -> None:
     parser.add_argument("--mnli-train", type=int, default=2000)
     parser.add_argument("--mnli-valid", type=int, help="first N MNLI validation examples (default all 4,908)")
     parser.add_argument("--rte-train", type=int, help="first N RTE training examples (default all 2,490)")
+    parser.add_argument("--model", type=Path, help="an exported model folder (default: a tiny random Llama)")
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -110,7 +112,7 @@ def main() -> None:
         tmp = Path(tmp)
         data = make_data(tmp / "data", {("mnli", "train"): args.mnli_train, ("mnli", "valid"): args.mnli_valid,
                                         ("rte", "train"): args.rte_train})
-        model = make_model(tmp / "tiny-llama", data, args.hidden)
+        model = args.model.absolute() if args.model else make_model(tmp / "tiny-llama", data, args.hidden)
         stub = tmp / "stub"
         stub.mkdir()
         (stub / "wandb.py").write_text('"""Stand-in: the official trainer imports wandb; --wandb is off."""\n')

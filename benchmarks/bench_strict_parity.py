@@ -9,7 +9,8 @@ Both run as their command lines, on the same model folder and the same copy of t
   --data_path D --save_predictions`` once per task (as ``strict/scripts/eval_zero_shot_fast.sh``),
   then ``python -m evaluation_pipeline.reading.run --backend causal``; run from
   ``../shared/reference/babylm-eval/strict`` with this interpreter (it needs ``datasets``,
-  ``aiohttp``, ``statsmodels``: a venv with those, e.g. ``.venv`` of this checkout);
+  ``aiohttp``, ``statsmodels``: ``--official-python`` names a venv with those and its transformers
+  4.51.3 pin; by default this interpreter);
 - nestling: ``nestling eval MODEL --suite strict-fast --eval-root ROOT --submission S``.
 
 Scores are computed from each side's predictions.json with the official collation functions
@@ -109,6 +110,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path)
     parser.add_argument("--eval-root", type=Path, default=SHARED / "data" / "eval" / "babylm_2025" / "evaluation_data")
     parser.add_argument("--official", type=Path, default=OFFICIAL)
+    parser.add_argument("--official-python", default=sys.executable,
+                        help="interpreter for the official code, e.g. a venv with its transformers 4.51.3 pin "
+                             "(default: this one)")
     parser.add_argument("--max-items", type=int, default=0, help="lines kept per jsonl file (0 = all)")
     parser.add_argument("--train-steps", type=int, default=200)
     parser.add_argument("--threads", type=int, default=2)
@@ -140,12 +144,12 @@ def main() -> None:
     t_off = {}
     for name, task in TASKS:
         if (data / name).is_dir():
-            t_off[name] = timed_run([sys.executable, "-m", "evaluation_pipeline.sentence_zero_shot.run",
+            t_off[name] = timed_run([args.official_python, "-m", "evaluation_pipeline.sentence_zero_shot.run",
                                      "--model_path_or_name", str(model), "--backend", "causal", "--task", task,
                                      "--data_path", str(data / name), "--save_predictions",
                                      "--output_dir", str(official_out)], args.official, env)
     if (data / "reading" / "reading_data.csv").is_file():
-        t_off["reading"] = timed_run([sys.executable, "-m", "evaluation_pipeline.reading.run",
+        t_off["reading"] = timed_run([args.official_python, "-m", "evaluation_pipeline.reading.run",
                                       "--model_path_or_name", str(model), "--backend", "causal",
                                       "--data_path", str(data / "reading" / "reading_data.csv"),
                                       "--output_dir", str(official_out)], args.official, env)

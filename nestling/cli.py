@@ -13,6 +13,8 @@ from pathlib import Path
 
 from nestling.data.cleaning import FORMATS
 from nestling.errors import RunStopped, UserError
+from nestling.evaluation import multilingual
+from nestling.evaluation.finetune import tasks as finetune_tasks
 from nestling.recipe import choices, default
 
 
@@ -92,7 +94,7 @@ def cmd_train(args) -> None:
 
 
 def cmd_eval(args) -> None:
-    if args.suite == "multilingual":
+    if args.suite == multilingual.SUITE:
         from nestling.evaluation.multilingual import evaluate_multilingual_path
 
         print(evaluate_multilingual_path(
@@ -231,7 +233,7 @@ def build_parser() -> Parser:
     p = sub.add_parser("eval", help="zero-shot minimal-pair evaluation of a model folder or a whole run")
     p.add_argument("model", type=Path, help="model folder, or run folder (evaluates its revisions)")
     p.add_argument("--data", type=Path, action="append", help="jsonl file or folder (repeatable)")
-    p.add_argument("--suite", choices=["strict-fast", "strict-full", "multilingual"],
+    p.add_argument("--suite", choices=[*choices("eval.suite"), multilingual.SUITE],
                    help="an official suite instead of --data: the strict track's zero-shot tasks (fast tasks on every "
                         "chck_*, full on final) or the multilingual track's lm-eval tasks (needs nestling[lmeval])")
     p.add_argument("--eval-root", type=Path, help="official evaluation_data folder (default $NESTLING_EVAL_DATA)")
@@ -241,13 +243,13 @@ def build_parser() -> Parser:
     p.add_argument("--fast", action="store_true", help="official fast subsets")
     p.add_argument("--revisions", default=default("eval.revisions"), help="all, final, or chck_10M,chck_20M,...")
     p.add_argument("--batch-size", type=int, default=default("eval.batch_size"))
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default=default("run.device"))
     p.add_argument("--out", type=Path, help="results.json (default: <run>/results.json for a run)")
-    p.add_argument("--langs", default="eng,nld,zho", help="suite: the zeroshot_<lang> groups to run")
+    p.add_argument("--langs", default=",".join(multilingual.LANG_GROUPS), help="suite: the zeroshot_<lang> groups to run")
     p.add_argument("--tasks", help="suite: lm-eval tasks or groups to run instead of the --langs groups")
     p.add_argument("--tasks-dir", type=Path, help="suite: babylm-eval's multilingual/tasks folder")
     p.add_argument("--data-map", type=Path, help="suite: YAML of task (or pattern) -> local jsonl file or folder")
-    p.add_argument("--backend", choices=["nestling", "hf"], default="nestling",
+    p.add_argument("--backend", choices=multilingual.BACKENDS, default=multilingual.BACKENDS[0],
                    help="suite: nestling's scorer (default) or lm-eval's own hf model")
     p.add_argument("--offline", action="store_true", help="suite: never ask the Hub; unmapped tasks are skipped")
     p.add_argument("--trust-remote-code", action="store_true",
@@ -257,7 +259,7 @@ def build_parser() -> Parser:
     p = sub.add_parser("finetune", help="fine-tuning evaluation ((Super)GLUE or multilingual), as the official pipeline")
     p.add_argument("model", type=Path, help="model folder, or run folder (fine-tunes its final model by default)")
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--suite", choices=["glue", "multilingual"], help="every task of a suite in --data")
+    which.add_argument("--suite", choices=finetune_tasks.SUITES, help="every task of a suite in --data")
     which.add_argument("--task", action="append", metavar="NAME", help="one task, e.g. rte or xnli_en (repeatable)")
     p.add_argument("--data", type=Path, required=True, help="folder in the official layout (e.g. glue_filtered)")
     p.add_argument("--revisions", help="final, all, or chck_10M,chck_20M,... (default: recipe finetune.revisions)")

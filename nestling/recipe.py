@@ -53,6 +53,8 @@ REWARD_ALIASES = {"v1": "v1", "normalized_excess_loss": "v1", "v2": "v2", "cross
 
 NUM = (int, float)
 PRECISIONS = ("auto", "fp32", "bf16")
+# The official strict-track zero-shot suites (nestling.evaluation.suites runs them).
+STRICT_SUITES = ("strict-fast", "strict-full")
 # BabyLM: at most 10 epochs over the data; more only with budget.allow_over_epochs (recorded).
 BABYLM_MAX_EPOCHS = 10
 OPT_INT = (int, type(None))
@@ -160,8 +162,8 @@ SCHEMA: dict[str, Any] = {
         "fast": Key(False, (bool,), "Use the official fast subsets (200 per BLiMP UID, 50 per supplement UID)."),
         "revisions": Key("all", (str, list), "Revisions of a run to evaluate: all, final, or a list of chck_* names."),
         "batch_size": Key(64, (int,), "Sentences per forward pass while scoring."),
-        "suite": Key(None, OPT_STR, "Official strict-track suite for `nestling eval RUN`: strict-fast or strict-full "
-                     "(data from eval.eval_root or $NESTLING_EVAL_DATA; replaces eval.data)."),
+        "suite": Key(None, OPT_STR, "Official strict-track suite for `nestling eval RUN` (data from eval.eval_root "
+                     "or $NESTLING_EVAL_DATA; replaces eval.data).", choices=STRICT_SUITES),
         "eval_root": Key(None, OPT_STR, "The official evaluation_data folder (fast_eval/, full_eval/) for eval.suite; "
                          "null = $NESTLING_EVAL_DATA."),
     },

@@ -9,10 +9,20 @@ Entry points for the CLI:
 - `is_run_dir(path)`, `write_run_outputs(run_result, RUN/results.json)`: results + learning_curve.md/.png.
 """
 
-from nestling.evaluation.evaluate import evaluate_model, sentence_logprobs
-from nestling.evaluation.results import format_learning_curve, format_table, write_results
-from nestling.evaluation.runs import (evaluate_run, is_run_dir, list_revisions, plot_learning_curve,
-                                      write_run_outputs)
+import importlib
 
-__all__ = ["evaluate_model", "evaluate_run", "write_results", "format_table", "format_learning_curve",
-           "plot_learning_curve", "list_revisions", "is_run_dir", "write_run_outputs", "sentence_logprobs"]
+# name -> the module that defines it. Imported on first use (PEP 562), so light modules of this package
+# (the CLI's choices come from multilingual and finetune.tasks) do not pull in torch.
+_EXPORTS = {
+    "evaluate_model": "evaluate", "sentence_logprobs": "evaluate",
+    "format_learning_curve": "results", "format_table": "results", "write_results": "results",
+    "evaluate_run": "runs", "is_run_dir": "runs", "list_revisions": "runs", "plot_learning_curve": "runs",
+    "write_run_outputs": "runs",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

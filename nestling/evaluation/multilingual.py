@@ -38,6 +38,9 @@ import yaml
 from nestling.errors import UserError
 
 LANG_GROUPS = {"eng": "zeroshot_eng", "nld": "zeroshot_nld", "zho": "zeroshot_zho"}
+# `nestling eval --suite multilingual`: the suite's name, and the lm-eval model backends it can score with.
+SUITE = "multilingual"
+BACKENDS = ("nestling", "hf")
 SCHEMA_VERSION = 1
 _SPLIT_KEYS = ("test_split", "validation_split", "training_split", "fewshot_split")
 
@@ -277,7 +280,7 @@ def make_lm(location: str | Path, *, backend: str, device: str, batch_size, trus
     elif backend == "hf":
         from lm_eval.models.huggingface import HFLM as cls
     else:
-        raise UserError(f"unknown lm-eval backend {backend!r}; choose nestling or hf")
+        raise UserError(f"unknown lm-eval backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
     remote = allow_remote_code(Path(location), trust_remote_code)
     try:
         return cls(pretrained=str(location), device=str(resolve_device(device)), batch_size=batch_size,

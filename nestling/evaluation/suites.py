@@ -42,8 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nestling.errors import UserError
+from nestling.recipe import STRICT_SUITES
 
-SUITES = ("strict-fast", "strict-full")
 ENV_EVAL_ROOT = "NESTLING_EVAL_DATA"
 
 
@@ -127,8 +127,8 @@ def resolve_task_path(root: Path, relative: str) -> Path | None:
 def locate_tasks(suite: str, root: Path) -> tuple[dict[str, tuple[SuiteTask, Path]], dict[str, tuple[SuiteTask, Path]],
                                                   list[dict]]:
     """(fast tasks found, full tasks found, missing) for a suite; strict-fast needs no full task."""
-    if suite not in SUITES:
-        raise UserError(f"unknown suite {suite!r}; choose one of: {', '.join(SUITES)}")
+    if suite not in STRICT_SUITES:
+        raise UserError(f"unknown suite {suite!r}; choose one of: {', '.join(STRICT_SUITES)}")
     found: dict[str, dict[str, tuple[SuiteTask, Path]]] = {"fast": {}, "full": {}}
     missing = []
     groups = {"fast": FAST_TASKS, "full": FULL_TASKS if suite == "strict-full" else ()}

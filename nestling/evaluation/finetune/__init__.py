@@ -6,6 +6,13 @@
 - `finetune_path` runs tasks x revisions x seeds and writes the ``finetune`` section of results.json.
 """
 
-from nestling.evaluation.finetune.run import finetune_path, format_table, merge_into
+import importlib
 
+# Imported on first use (PEP 562): the CLI reads finetune.tasks' suite names without loading torch.
 __all__ = ["finetune_path", "format_table", "merge_into"]
+
+
+def __getattr__(name: str):
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.run"), name)

@@ -179,6 +179,10 @@ def multilingual_files(data_dir: Path, name: str) -> TaskFiles:
     return TaskFiles(name, MULTILINGUAL_TASKS[task], folder / f"{name}.train.jsonl", folder / f"{name}.valid.jsonl")
 
 
+# `nestling finetune --suite`: the official layout each suite reads.
+SUITES = ("glue", "multilingual")
+
+
 def suite_files(suite: str, data_dir: Path) -> list[TaskFiles]:
     """Every task of a suite, present or not (absent ones are reported as skipped)."""
     if suite == "glue":
@@ -187,7 +191,7 @@ def suite_files(suite: str, data_dir: Path) -> list[TaskFiles]:
         langs = sorted({p.name for p in data_dir.iterdir() if p.is_dir()} | set(MULTILINGUAL_LANGS)) \
             if data_dir.is_dir() else list(MULTILINGUAL_LANGS)
         return [multilingual_files(data_dir, f"{task}_{lang}") for lang in langs for task in MULTILINGUAL_SUITE]
-    raise UserError(f"unknown suite {suite!r}; choose glue or multilingual")
+    raise UserError(f"unknown suite {suite!r}; choose one of: {', '.join(SUITES)}")
 
 
 def task_files(names: list[str], data_dir: Path, layout: str) -> list[TaskFiles]:
