@@ -8,6 +8,7 @@ stderr and exit code 2, as does a wrong argument.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -95,6 +96,8 @@ def cmd_sweep(args) -> None:
     from nestling.sweep import FAILED, run_sweep, sweep_table
 
     sweep = run_sweep(args.recipe, args.set, grid=args.grid, seeds=args.seeds, parallel=args.parallel, out=args.out)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 reports
+        return
     print(sweep_table(sweep))
     print(f"sweep folder: {sweep.out}\ncompare: nestling compare {sweep.out} --out {sweep.out / 'compare'}")
     if any(run.status == FAILED for run in sweep.runs):

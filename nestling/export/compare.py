@@ -161,7 +161,9 @@ def _facts(run: Run, sweep_config: dict | None) -> RunFacts:
     tokens, wall = s.get("tokens_seen"), s.get("wall_clock_s")
     values = {"Params": s.get("params"), "Tokens": tokens, "Wall-clock (s)": wall,
               "Tokens/s": tokens / wall if tokens and wall else None, "Val loss": s.get("final_val_loss")}
-    values.update({f"Val loss {lang}": x for lang, x in (last_val.get("val_lang_loss") or {}).items()})
+    lang_loss = last_val.get("val_lang_loss") or {}
+    if len(lang_loss) > 1:  # one language: its loss is the mean already shown
+        values.update({f"Val loss {lang}": x for lang, x in lang_loss.items()})
     final_pi = (s.get("mixing") or {}).get("final_pi") or {}
     if len(final_pi) > 1:
         values.update({f"pi {lang}": p for lang, p in final_pi.items()})
