@@ -22,8 +22,6 @@ import html
 import json
 import math
 import os
-import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import yaml
 
 from nestling import run_folder as rf
 from nestling.errors import UserError
+from nestling.files import staging_folder
 
 from .format import NOT_RECORDED, fmt_int, table
 from .run import Run, load_run, revision_sort_key
@@ -436,20 +435,14 @@ def write_comparison(paths: list[Path], out_dir: Path, baseline: Path | None = N
     return the Markdown file. Files are drawn in a temporary folder and moved in at the end."""
     groups, unfinished = compare_runs(paths, baseline)
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".compare-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    with staging_folder(out, "compare") as tmp:
         plots = [file for file, axis in _PLOTS if _plot(groups, axis, tmp / file)]
         header, rows = _rows(groups)
         notes = _notes(baseline)
         (tmp / "compare.json").write_text(_json(groups, unfinished, baseline), encoding="utf-8")
         (tmp / "compare.html").write_text(_html(header, rows, groups, unfinished, notes, plots), encoding="utf-8")
         (tmp / "compare.md").write_text(_markdown(header, rows, groups, unfinished, notes, plots), encoding="utf-8")
+        # Plots first, the pages last: a reader never sees a page pointing at a missing image.
         for file in plots + ["compare.json", "compare.html", "compare.md"]:
             os.replace(tmp / file, out / file)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out / "compare.md"

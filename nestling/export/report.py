@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import html
 import os
-import shutil
-import uuid
 from pathlib import Path
 
 from nestling.errors import UserError
+from nestling.files import staging_folder
 
 from .card import suite_score
 from .compare import headline
@@ -302,12 +301,7 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> Path:
         if not run.metrics and not run.results:
             raise UserError(f"{run.path}: neither metrics.jsonl nor results.json; nothing to report")
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".report-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    with staging_folder(out, "report") as tmp:
         names = _run_names(runs)
         plots = _make_plots(runs, names, tmp)
         (tmp / "report.html").write_text(_html(runs, names, plots), encoding="utf-8")
@@ -318,6 +312,4 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> Path:
             elif (out / file).exists():
                 (out / file).unlink()  # stale plot of an earlier report
         os.replace(tmp / "report.html", out / "report.html")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out / "report.html"
