@@ -8,6 +8,7 @@ stderr and exit code 2, as does a wrong argument.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -91,6 +92,24 @@ def cmd_train(args) -> None:
     run_dir = train_recipe(args.recipe, args.set, out_dir=args.out, resume=args.resume)
     check_finished(run_dir)
     print(f"run folder: {run_dir}")
+
+
+def cmd_sweep(args) -> None:
+    from nestling.sweep import FAILED, run_sweep, sweep_table
+
+    sweep = run_sweep(args.recipe, args.set, grid=args.grid, seeds=args.seeds, parallel=args.parallel, out=args.out)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 reports
+        return
+    print(sweep_table(sweep))
+    print(f"sweep folder: {sweep.out}\ncompare: nestling compare {sweep.out} --out {sweep.out / 'compare'}")
+    if any(run.status == FAILED for run in sweep.runs):
+        sys.exit(1)
+
+
+def cmd_compare(args) -> None:
+    from nestling.export import write_comparison
+
+    print(f"comparison: {write_comparison(args.runs, args.out, baseline=args.baseline)}")
 
 
 def cmd_eval(args) -> None:
@@ -229,6 +248,29 @@ def build_parser() -> Parser:
     p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run exactly")
     _add_recipe_args(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sweep", help="train a recipe's grid of variants x seeds, one run folder each (resumable)")
+    p.add_argument("recipe", help="recipe file or shipped recipe name (its sweep section gives the default grid)")
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                   help="vary a recipe key over YAML values, e.g. --grid model.attention_layers=[],[2] or "
+                        "--grid 'mixing={method: uniform},{method: taam}' (repeatable; merged over sweep.grid)")
+    p.add_argument("--seeds", type=int, metavar="N",
+                   help=f"seeds per configuration, from the recipe's seed (default: sweep.seeds, {default('sweep.seeds')})")
+    p.add_argument("--parallel", type=int, metavar="N",
+                   help=f"runs trained at once, each in its own process (default: sweep.parallel, "
+                        f"{default('sweep.parallel')}; on GPUs see `torchrun ... -m nestling sweep`)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe key for every run, e.g. --set budget.max_tokens=20000 (repeatable)")
+    p.add_argument("--out", type=Path, help="sweep folder (default <run.out_root>/sweep-<name>); "
+                                            "the same command again resumes it")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("compare", help="one table of runs and sweeps: mean +/- 95% CI over seeds, deltas, plots")
+    p.add_argument("runs", type=Path, nargs="+", metavar="RUN_OR_SWEEP", help="run folders and/or sweep folders")
+    p.add_argument("--baseline", type=Path, metavar="RUN",
+                   help="a run folder; its configuration (all its seeds among the runs) is the Delta baseline")
+    p.add_argument("--out", type=Path, required=True, help="folder for compare.md, compare.html, compare.json, plots")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("eval", help="zero-shot minimal-pair evaluation of a model folder or a whole run")
     p.add_argument("model", type=Path, help="model folder, or run folder (evaluates its revisions)")

@@ -78,3 +78,24 @@ def publish_folder(tmp: str | Path, final: str | Path) -> Path:
         shutil.rmtree(final)
     os.replace(tmp, final)
     return final
+
+
+@contextlib.contextmanager
+def staging_folder(out: str | Path, kind: str) -> Iterator[Path]:
+    """Create the output folder ``out`` and yield a hidden temporary folder inside it to draw files into;
+    the caller moves each finished file into ``out`` (os.replace) and the temporary folder goes at the end,
+    so a reader of ``out`` never meets a half-written file. ``kind`` names it (``.report-1a2b3c4d``)."""
+    import uuid
+
+    from nestling.errors import UserError
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".{kind}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

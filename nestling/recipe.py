@@ -55,6 +55,8 @@ NUM = (int, float)
 PRECISIONS = ("auto", "fp32", "bf16")
 # The official strict-track zero-shot suites (nestling.evaluation.suites runs them).
 STRICT_SUITES = ("strict-fast", "strict-full")
+# checkpoints.unit: what chck_1M ... chck_1000M count.
+MILESTONE_UNITS = ("words", "tokens")
 # BabyLM: at most 10 epochs over the data; more only with budget.allow_over_epochs (recorded).
 BABYLM_MAX_EPOCHS = 10
 OPT_INT = (int, type(None))
@@ -80,7 +82,8 @@ SCHEMA: dict[str, Any] = {
     },
     "data": {
         "dir": Key(None, OPT_STR, "Prepared dataset folder (ledger, tokenizer, shards); null = built-in data under data/."),
-        "sources": Key({}, (dict,), "Raw corpora to prepare first, {lang: path}; empty = the built-in generator."),
+        "sources": Key({}, (dict,), "Raw corpora to prepare first, {lang: path or [paths]} (files or folders); "
+                       "empty = the built-in generator."),
         "track": Key("strict", (str,), "BabyLM track (sets the word budget).", choices=tuple(TRACKS)),
         "format": Key(None, OPT_STR, "Force one input format for every file; null = detect per file.",
                       choices=FORMATS + tuple(FORMAT_ALIASES)),
@@ -124,14 +127,19 @@ SCHEMA: dict[str, Any] = {
         "betas": Key([0.9, 0.95], (list,), "AdamW betas."),
         "eps": Key(1e-8, NUM, "AdamW epsilon."),
         "muon_momentum": Key(0.95, NUM, "Muon momentum (Nesterov)."),
-        "adjust_lr_fn": Key("match_rms_adamw", (str,), "torch.optim.Muon adjust_lr_fn: match_rms_adamw or original.",
+        "adjust_lr_fn": Key("match_rms_adamw", (str,), "Muon's learning-rate convention (torch.optim.Muon "
+                            "adjust_lr_fn): match_rms_adamw scales each matrix's update to an RMS of 0.2 x lr, as "
+                            "AdamW's (Moonshot); original scales it by sqrt(max(1, rows/cols)) (Keller Jordan; "
+                            "torch's own default). One muon_lr is a 4.5-7.5x larger step under match_rms_adamw at "
+                            "width 512, so a recipe that reproduces a published run names the one that run used.",
                             choices=("match_rms_adamw", "original")),
         "grad_clip": Key(1.0, NUM, "Global gradient-norm clip; 0 disables."),
     },
     "schedule": {
         "name": Key("wsd", (str,), "wsd (warmup-stable-decay, transformers.get_wsd_schedule).", choices=("wsd",)),
         "warmup_fraction": Key(0.01, NUM, "Fraction of steps spent warming up."),
-        "decay_fraction": Key(0.15, NUM, "Fraction of steps spent decaying (the rest is stable)."),
+        "decay_fraction": Key(0.14, NUM, "Fraction of steps spent decaying (the rest is stable: 85% with the "
+                              "default 1% warmup)."),
         "decay_type": Key("linear", (str,), "Decay shape of the WSD schedule.", choices=("linear", "cosine", "1-sqrt")),
         "min_lr_ratio": Key(0.0, NUM, "Final learning rate as a fraction of the peak."),
     },
@@ -152,7 +160,9 @@ SCHEMA: dict[str, Any] = {
                            "per-process batch up to it); auto = largest that fits (CUDA) or 8 (CPU)."),
     },
     "checkpoints": {
-        "milestone_scale": Key(1.0, NUM, "Multiplies the BabyLM milestones (chck_1M = 1e6 x scale words).",
+        "unit": Key("words", (str,), "What the milestones count: words seen (BabyLM's rule) or tokens (token "
+                    "exposures, as multilingual runs that publish chck_* by tokens do).", choices=MILESTONE_UNITS),
+        "milestone_scale": Key(1.0, NUM, "Multiplies the BabyLM milestones (chck_1M = 1e6 x scale words or tokens).",
                                positive=True),
         "keep_last": Key(2, (int,), "Resumable training states kept."),
         "state_every": Key(200, (int,), "Steps between resumable training states.", positive=True),
@@ -207,6 +217,15 @@ SCHEMA: dict[str, Any] = {
                                    positive=True),
             "patience": Key(3, (int,), "Epochs without improvement before early stopping.", positive=True),
         },
+    },
+    # `nestling sweep` (nestling.sweep): the grid of recipe variants and the seeds each is trained with.
+    "sweep": {
+        "grid": Key({}, (dict,), "Recipe keys to vary, {dotted key: [values]}; `nestling sweep` trains the cartesian "
+                    "product. A section name takes mappings merged into that section, e.g. mixing: [{method: "
+                    "uniform}, {method: taam, reward: v1}]."),
+        "seeds": Key(1, (int,), "Seeds per configuration: the recipe's seed, seed + 1, ...", positive=True),
+        "parallel": Key(1, (int,), "Runs trained at once, each in its own process (1 = one after another in the "
+                        "sweep's process, which also works under torchrun).", positive=True),
     },
 }
 
@@ -554,6 +573,32 @@ def validate(tree: dict) -> None:
     if tree["schedule"]["warmup_fraction"] + tree["schedule"]["decay_fraction"] > 1:
         raise UserError("schedule.warmup_fraction + schedule.decay_fraction must not exceed 1")
     model_config(tree["model"], tree["tokenizer"]["vocab_size"])
+    check_grid(tree["sweep"]["grid"])
+
+
+# A sweep varies the seed through sweep.seeds, and its own settings are not part of a configuration.
+_NOT_GRID_KEYS = ("seed", "base", "sweep")
+
+
+def check_grid(grid: Mapping, where: str = "sweep.grid") -> None:
+    """Every key of a sweep grid names a recipe key or section, every value is a non-empty list."""
+    for key, values in grid.items():
+        if str(key).split(".")[0] in _NOT_GRID_KEYS:
+            raise UserError(f"{where}: {key!r} cannot be varied by a grid (seeds come from sweep.seeds / --seeds)")
+        if not is_recipe_key(str(key)):
+            close = difflib.get_close_matches(str(key), sorted(documented_keys()), n=1)
+            hint = f"; did you mean {close[0]}?" if close else " (see docs/recipes.md)"
+            raise UserError(f"{where}: unknown recipe key {key!r}{hint}")
+        if not isinstance(values, list) or not values:
+            raise UserError(f"{where}: {key!r} needs a non-empty list of values, got {values!r}")
+
+
+def is_recipe_key(dotted: str) -> bool:
+    """A documented key, a section (finetune.multilingual too), or a field of some architecture's config."""
+    if dotted in documented_keys() or dotted in SECTIONS:
+        return True
+    section, _, name = dotted.partition(".")
+    return section == "model" and any(name in model_keys(arch) for arch in ARCHITECTURES)
 
 
 def get(recipe: Mapping, dotted: str) -> Any:

@@ -1,5 +1,6 @@
 """The run folder, one owner: its name, its paths, its revision names and their order, and reading
-and writing summary.json, recipe.yaml and checkpoint.json (layout in docs/architecture.md).
+and writing summary.json, recipe.yaml and checkpoint.json (layout in docs/architecture.md); and the
+sweep folder that holds run folders (its manifest.json, written by ``nestling.sweep``).
 
 The trainer writes through this module; evaluation and export read through it. It imports nothing
 of nestling's packages (only ``errors`` and ``files``), so every part may use it.
@@ -20,6 +21,7 @@ from nestling.files import write_atomic
 
 RECIPE, LEDGER, METRICS, SUMMARY, RESULTS = "recipe.yaml", "ledger.json", "metrics.jsonl", "summary.json", "results.json"
 CHECKPOINTS, FINAL, CHECKPOINT_INFO = "checkpoints", "final", "checkpoint.json"
+SWEEP_MANIFEST = "manifest.json"
 
 MILLION = 1_000_000
 # BabyLM revision names: chck_<number><K|M|B>. They double as git branch names, so the alphabet is ref-safe.
@@ -160,3 +162,27 @@ def read_recipe(run_dir: str | Path) -> dict | None:
 def write_recipe(run_dir: str | Path, recipe_yaml: str) -> Path:
     """recipe.yaml, as ``nestling.recipe.dump_recipe`` renders it (so it loads again with load_recipe)."""
     return write_atomic(Path(run_dir) / RECIPE, recipe_yaml)
+
+
+# ---------------------------------------------------------------- sweep folders
+
+
+def is_sweep_dir(path: str | Path) -> bool:
+    """A folder of runs made by ``nestling sweep`` (it has a manifest.json)."""
+    return (Path(path) / SWEEP_MANIFEST).is_file()
+
+
+def read_manifest(sweep_dir: str | Path) -> dict | None:
+    """manifest.json of a sweep folder: {"recipe", "overrides", "grid", "seeds", "runs": [...]}; None when absent."""
+    return optional_json(Path(sweep_dir) / SWEEP_MANIFEST)
+
+
+def write_manifest(sweep_dir: str | Path, manifest: dict) -> Path:
+    return write_json(Path(sweep_dir) / SWEEP_MANIFEST, manifest)
+
+
+def sweep_run_dirs(sweep_dir: str | Path) -> list[Path]:
+    """The run folders of a sweep, in the manifest's order (those that exist)."""
+    manifest = read_manifest(sweep_dir) or {}
+    folders = [Path(sweep_dir) / str(run.get("folder", "")) for run in manifest.get("runs", [])]
+    return [f for f in folders if f.is_dir() and f != Path(sweep_dir)]

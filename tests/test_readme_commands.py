@@ -41,3 +41,26 @@ def test_readme_command_parses_and_its_recipe_plans(command):
     b = recipe["batch"]
     plan = plan_batch(b["global_batch"], b["seq_len"], b["micro_batch"], world_size=processes)
     assert plan.per_rank * processes == b["global_batch"] and plan.per_rank % plan.micro == 0
+
+
+RESULTS = README.parent / "RESULTS.md"
+
+
+def results_commands() -> list[str]:
+    blocks = re.findall(r"```bash\n(.*?)```", RESULTS.read_text(), flags=re.S)
+    lines = [line.strip() for block in blocks for line in block.splitlines()]
+    return [c.strip().removeprefix("OMP_NUM_THREADS=1 ") for line in lines if line.startswith(("nestling", "OMP"))
+            and "$S" not in line for c in line.split("&&")]
+
+
+@pytest.mark.parametrize("command", results_commands())
+def test_results_commands_parse_and_every_sweep_run_loads(command):
+    """RESULTS.md's full-scale sweeps: every run's recipe is planned and checked (nothing trains)."""
+    from nestling.sweep import plan_sweep
+
+    args = cli.build_parser().parse_args(shlex.split(command)[1:])
+    if args.command == "sweep":
+        sweep = plan_sweep(args.recipe, args.set, args.grid, args.seeds, args.parallel, args.out)
+        assert len(sweep.runs) in (9, 12) and sweep.out.name == f"sweep-{args.recipe}"
+    else:
+        assert args.command == "compare" and args.baseline.parent in args.runs

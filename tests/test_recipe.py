@@ -54,7 +54,8 @@ def test_changing_the_arch_drops_the_other_archs_inherited_keys(tmp_path):
 def test_issue_recipes_exist():
     names = set(R.available_recipes())
     assert {"demo", "stream-mixer-48m", "taam-multilingual", "taam-v1", "taam-v2", "prior", "pstar",
-            "uniform", "temperature", "unimax", "llama-baseline", "debug"} <= names
+            "uniform", "temperature", "unimax", "llama-baseline", "debug", "stream-mixer-26m", "llama-48m", "taam-pstar",
+            "ablation-mixer", "ablation-llama", "ablation-taam"} <= names
     assert (REPO / "recipes" / "demo.yaml").is_file(), "recipes/ at the repository root must show the recipes"
 
 

@@ -70,7 +70,9 @@ def ensure_dataset(recipe) -> Path:
     from nestling.data.generator import write_builtin_data
 
     data = recipe["data"]
-    sources = {lang: [Path(p)] for lang, p in data["sources"].items()}
+    # A language's source is one path or a list of them (files or folders).
+    sources = {lang: [Path(p) for p in (paths if isinstance(paths, list) else [paths])]
+               for lang, paths in data["sources"].items()}
     if data["dir"] is None and sources:
         raise UserError("data.sources needs data.dir: the folder to write the prepared dataset to")
     if sources:

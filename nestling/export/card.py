@@ -7,17 +7,16 @@ checkpoints' config.json and checkpoint.json). Anything the files lack is writte
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import yaml
 
 from nestling.errors import UserError
 
+from .compare import delta, eval_scores, headline, score_deltas
+from .format import (NOT_EVALUATED, NOT_RECORDED, fmt_delta, fmt_duration, fmt_float, fmt_int, fmt_pct,  # noqa: F401
+                     fmt_value, table)
 from .run import Checkpoint, Run, load_run, revision_sort_key
-
-NOT_RECORDED = "not recorded"
-NOT_EVALUATED = "not evaluated"
 
 # ISO 639-3 -> the 639-1 code the Hub's language filter uses; other codes pass through unchanged.
 _HUB_LANG = {"eng": "en", "nld": "nl", "zho": "zh", "deu": "de", "fra": "fr", "spa": "es", "ita": "it",
@@ -42,56 +41,6 @@ CITATION = """@misc{charpentier2025babylmturns3,
 }"""
 
 
-def fmt_int(x) -> str:
-    """1234567 -> '1,234,567' (fractional word counts rounded); None -> 'not recorded'."""
-    return NOT_RECORDED if x is None else f"{round(x):,}"
-
-
-def fmt_float(x, digits: int = 4) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return NOT_RECORDED
-    return f"{x:.{digits}f}"
-
-
-def fmt_pct(x, missing: str = NOT_EVALUATED) -> str:
-    """A fraction in [0, 1] as a percentage with two decimals: 0.71234 -> '71.23'."""
-    return missing if x is None else f"{100 * x:.2f}"
-
-
-def fmt_delta(x, y) -> str:
-    """Percentage-point difference x - y, signed; 'n/a' when either side is missing."""
-    return "n/a" if x is None or y is None else f"{100 * (x - y):+.2f}"
-
-
-def fmt_duration(seconds) -> str:
-    if seconds is None:
-        return NOT_RECORDED
-    s = int(round(seconds))
-    return f"{s // 3600} h {s % 3600 // 60:02d} min ({seconds:,.1f} s)"
-
-
-def fmt_value(v) -> str:
-    """A config/recipe value for a table cell."""
-    if v is None:
-        return NOT_RECORDED
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:g}"
-    if isinstance(v, int):
-        return f"{v:,}" if abs(v) >= 10_000 else str(v)
-    if isinstance(v, (list, tuple)):
-        return ", ".join(fmt_value(x) for x in v)
-    return str(v).replace("|", "\\|").replace("\n", " ")
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    """A GitHub-flavoured markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def flatten(d: dict, prefix: str = "") -> dict:
     """{'a': {'b': 1}} -> {'a.b': 1}: nested recipe sections as table rows."""
     out = {}
@@ -101,23 +50,6 @@ def flatten(d: dict, prefix: str = "") -> dict:
         else:
             out[f"{prefix}{k}"] = v
     return out
-
-
-def headline_revision(results: dict | None) -> tuple[str, dict] | None:
-    """The (revision, result) that stands for the final model: 'final'/'main', else the most words seen."""
-    if not results:
-        return None
-    revisions = results.get("revisions")
-    if revisions is None and "tasks" in results:  # a single-model result file
-        return str(results.get("revision") or "final"), results
-    revisions = revisions or {}
-    for name in ("final", "main"):
-        if name in revisions:
-            return name, revisions[name]
-    if not revisions:
-        return None
-    name = max(revisions, key=lambda r: (revisions[r].get("words_seen") or 0, revision_sort_key(r)))
-    return name, revisions[name]
 
 
 def _front_matter(run: Run, license: str, datasets: list[str] | None) -> str:
@@ -258,7 +190,8 @@ def _training_section(run: Run) -> str:
            "`metrics.jsonl`.\n\n" + table(["", ""], rows)
 
 
-def _task_rows(tasks: dict, ref_tasks: dict | None) -> list[list[str]]:
+def _task_rows(tasks: dict, deltas: dict | None) -> list[list[str]]:
+    """One row per accuracy task; ``deltas`` (nestling.export.compare.score_deltas) adds the Delta column."""
     rows = []
     for name, t in tasks.items():
         if t.get("metric") in ("spearman", "delta_r2_pct"):  # not accuracies: shown by _suite_section
@@ -266,21 +199,22 @@ def _task_rows(tasks: dict, ref_tasks: dict | None) -> list[list[str]]:
         row = [name, fmt_value(t.get("format")), fmt_int(t.get("n_items")), fmt_int(t.get("n_uids")),
                fmt_pct(t.get("macro_acc")),
                fmt_pct(t.get("weighted_acc"))]
-        if ref_tasks is not None:
-            row.append(fmt_delta(t.get("macro_acc"), (ref_tasks.get(name) or {}).get("macro_acc")))
+        if deltas is not None:
+            row.append(fmt_delta(deltas.get(name)))
         rows.append(row)
     return rows
 
 
 def _field_table(task: dict, ref_task: dict | None, with_delta: bool) -> str:
+    def acc(f: dict):
+        return f.get("acc", f.get("macro_acc"))
+
     ref_fields = (ref_task or {}).get("by_field") or {}
     rows = []
     for fname, f in task["by_field"].items():
-        acc = f.get("acc", f.get("macro_acc"))
-        row = [fname, fmt_int(f.get("n")), fmt_pct(acc)]
+        row = [fname, fmt_int(f.get("n")), fmt_pct(acc(f))]
         if with_delta:
-            ref = ref_fields.get(fname) or {}
-            row.append(fmt_delta(acc, ref.get("acc", ref.get("macro_acc"))))
+            row.append(fmt_delta(delta(acc(f), acc(ref_fields.get(fname) or {}))))
         rows.append(row)
     return table(["Field", "Items", "Accuracy (%)"] + (["Delta (pp)"] if with_delta else []), rows)
 
@@ -297,13 +231,14 @@ def _learning_curve(results: dict) -> str | None:
 
 
 def _results_section(run: Run, compare: Run | None) -> str:
-    head = headline_revision(run.results)
+    head = headline(run.results)
     if head is None:
         return f"## Zero-shot evaluation\n\n{NOT_EVALUATED.capitalize()}: the run has no `results.json`."
     rev, res = head
     tasks = res.get("tasks") or {}
-    ref = headline_revision(compare.results) if compare is not None else None
+    ref = headline(compare.results) if compare is not None else None
     ref_tasks = (ref[1].get("tasks") or {}) if ref else ({} if compare is not None else None)
+    deltas = score_deltas(eval_scores(run.results), eval_scores(compare.results)) if compare is not None else None
     out = ["## Zero-shot evaluation", "",
            f"Minimal-pair accuracy of revision `{rev}` ({fmt_int(res.get('words_seen'))} words seen), scored as the "
            f"BabyLM pipeline scores it (ties: {fmt_value(res.get('headline_tie_rule'))}). "
@@ -314,7 +249,7 @@ def _results_section(run: Run, compare: Run | None) -> str:
                    f"(revision `{ref[0] if ref else NOT_EVALUATED}`).")
     header = ["Task", "Format", "Items", "UIDs", "Macro acc (%)", "Weighted acc (%)"]
     header += ["Delta (pp)"] if compare is not None else []
-    out += ["", table(header, _task_rows(tasks, ref_tasks)) if tasks else NOT_EVALUATED.capitalize() + "."]
+    out += ["", table(header, _task_rows(tasks, deltas)) if tasks else NOT_EVALUATED.capitalize() + "."]
     for name, t in tasks.items():
         if t.get("by_field"):
             out += ["", f"### {name}: by field", "",
@@ -357,7 +292,7 @@ def suite_score(task: dict) -> str:
 
 def _suite_section(run: Run) -> str | None:
     results = run.results or {}
-    head = headline_revision(results)
+    head = headline(results)
     if not results.get("suite") or head is None:
         return None
     rev, res = head

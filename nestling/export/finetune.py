@@ -8,20 +8,9 @@ from __future__ import annotations
 
 import html
 
-from .card import NOT_EVALUATED, fmt_delta, fmt_pct, fmt_value, table
+from .compare import FINETUNE, eval_scores, headline, score_deltas
+from .format import NOT_EVALUATED, fmt_delta, fmt_pct, fmt_value, table
 from .run import Run
-
-
-def finetune_revision(results: dict | None) -> tuple[str, dict] | None:
-    """The fine-tuned revision that stands for the model: final/main, else the one with most words seen."""
-    revisions = ((results or {}).get("finetune") or {}).get("revisions") or {}
-    for name in ("final", "main"):
-        if name in revisions:
-            return name, revisions[name]
-    if not revisions:
-        return None
-    name = max(revisions, key=lambda r: revisions[r].get("words_seen") or 0)
-    return name, revisions[name]
 
 
 def _settings_line(tasks: dict) -> str:
@@ -36,13 +25,13 @@ def _settings_line(tasks: dict) -> str:
 
 def finetune_card_section(run: Run, compare: Run | None = None) -> str | None:
     """'## Fine-tuning evaluation' for the card, or None when the run was never fine-tuned."""
-    head = finetune_revision(run.results)
+    head = headline(run.results, FINETUNE)
     if head is None:
         return None
     rev, res = head
     tasks = res.get("tasks") or {}
-    ref = finetune_revision(compare.results) if compare is not None else None
-    ref_tasks = (ref[1].get("tasks") or {}) if ref else {}
+    ref = headline(compare.results, FINETUNE) if compare is not None else None
+    deltas = score_deltas(eval_scores(run.results, FINETUNE), eval_scores(compare.results, FINETUNE)) if compare else {}
     header = ["Task", "Metric", "Score (%)", "Accuracy (%)", "F1 (%)", "MCC (%)", "Train", "Validation"]
     header += ["Delta (pp)"] if compare is not None else []
     rows = []
@@ -52,7 +41,7 @@ def finetune_card_section(run: Run, compare: Run | None = None) -> str | None:
                *(fmt_pct(m.get(k), "-") for k in ("accuracy", "f1", "mcc")),
                fmt_value(t.get("n_train")), fmt_value(t.get("n_valid"))]
         if compare is not None:
-            row.append(fmt_delta(t.get("score"), (ref_tasks.get(name) or {}).get("score")))
+            row.append(fmt_delta(deltas.get(name)))
         rows.append(row)
     out = ["## Fine-tuning evaluation", "",
            f"Validation scores of revision `{rev}` fine-tuned on each task (`nestling finetune`); the score is the "
@@ -70,7 +59,7 @@ def finetune_card_section(run: Run, compare: Run | None = None) -> str | None:
 
 def finetune_report_table(runs: list[Run], names: list[str]) -> str | None:
     """An HTML table, one row per run, one column per fine-tuned task (score %), or None."""
-    heads = [finetune_revision(run.results) for run in runs]
+    heads = [headline(run.results, FINETUNE) for run in runs]
     tasks = list(dict.fromkeys(t for h in heads if h for t in h[1].get("tasks") or {}))
     if not tasks:
         return None

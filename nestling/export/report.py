@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import html
 import os
-import shutil
-import uuid
 from pathlib import Path
 
 from nestling.errors import UserError
+from nestling.files import staging_folder
 
-from .card import NOT_EVALUATED, NOT_RECORDED, fmt_duration, fmt_float, fmt_int, fmt_pct, headline_revision, suite_score
+from .card import suite_score
+from .compare import headline
+from .format import NOT_EVALUATED, NOT_RECORDED, fmt_duration, fmt_float, fmt_int, fmt_pct
 from .run import Run, load_run
 
 
@@ -59,7 +60,7 @@ def _keys(runs: list[Run], kind: str, field: str) -> list[str]:
     return list(seen)
 
 
-def _figure(n_panels: int):
+def figure(n_panels: int):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -74,7 +75,7 @@ def _figure(n_panels: int):
     return fig, [fig.add_subplot(rows, cols, i + 1) for i in range(n_panels)]
 
 
-def _colors(n: int) -> list:
+def colors(n: int) -> list:
     from matplotlib import colormaps
 
     cmap = colormaps["tab10"]
@@ -157,11 +158,11 @@ def _save(fig, axes, drawn: list[bool], path: Path) -> bool:
 
 def _make_plots(runs: list[Run], names: list[str], out: Path) -> list[tuple[str, str, bool]]:
     """Draw every plot into ``out``; return (file, caption, drawn) per plot."""
-    colors = _colors(len(runs))
+    palette = colors(len(runs))
     made = []
-    fig, (ax,) = _figure(1)
+    fig, (ax,) = figure(1)
     made.append(("loss.png", "Training loss (smoothed when long; raw faint) and validation loss (dashed) vs words seen",
-                 _save(fig, [ax], [_plot_loss(runs, names, colors, ax)], out / "loss.png")))
+                 _save(fig, [ax], [_plot_loss(runs, names, palette, ax)], out / "loss.png")))
     panels = [
         ("lang_loss.png", "Per-language training loss and validation loss (dashed)", "train", "lang_loss",
          "val_lang_loss", "loss", _keys(runs, "train", "lang_loss") or _keys(runs, "val", "val_lang_loss")),
@@ -175,23 +176,23 @@ def _make_plots(runs: list[Run], names: list[str], out: Path) -> list[tuple[str,
         if not keys:
             made.append((file, caption, False))
             continue
-        fig, axes = _figure(len(keys))
+        fig, axes = figure(len(keys))
         for ax, key in zip(axes, keys):
             ax.set_title(key)
-        drawn = [_plot_per_key(runs, names, colors, kind, field, ax, val_field, ylabel) for ax in axes]
+        drawn = [_plot_per_key(runs, names, palette, kind, field, ax, val_field, ylabel) for ax in axes]
         made.append((file, caption, _save(fig, axes, drawn, out / file)))
     tasks = list(dict.fromkeys(k for run in runs for r in _eval_curves(run) for k in r
                                if k not in ("revision", "words_seen")))
     if tasks:
-        fig, axes = _figure(len(tasks))
+        fig, axes = figure(len(tasks))
         for ax, task in zip(axes, tasks):
             ax.set_title(task)
-        drawn = [_plot_eval(runs, names, colors, ax) for ax in axes]
+        drawn = [_plot_eval(runs, names, palette, ax) for ax in axes]
         made.append(("eval.png", "Zero-shot macro accuracy vs revision (words seen)",
                      _save(fig, axes, drawn, out / "eval.png")))
     else:
         made.append(("eval.png", "Zero-shot macro accuracy vs revision", False))
-    multilingual = _plot_multilingual(runs, names, colors, out)
+    multilingual = _plot_multilingual(runs, names, palette, out)
     if multilingual is not None:  # only runs evaluated with --suite multilingual have this plot
         made.append(multilingual)
     return made
@@ -204,7 +205,7 @@ def _plot_multilingual(runs, names, colors, out: Path) -> tuple[str, str, bool] 
     keys = list(dict.fromkeys(k for curve in curves for p in curve for k in p if k not in ("revision", "words_seen")))
     if not keys:
         return None
-    fig, axes = _figure(len(keys))
+    fig, axes = figure(len(keys))
     drawn = []
     for ax, key in zip(axes, keys):
         ax.set_title(key)
@@ -236,14 +237,14 @@ def _task_cell(task: dict | None) -> str:
 
 
 def _summary_table(runs: list[Run], names: list[str]) -> str:
-    tasks = list(dict.fromkeys(t for run in runs for t in ((headline_revision(run.results) or ("", {}))[1]
+    tasks = list(dict.fromkeys(t for run in runs for t in ((headline(run.results) or ("", {}))[1]
                                                              .get("tasks") or {})))
     head = ["Run", "Method", "Seed", "Arch", "Params", "Steps", "Words seen", "Tokens seen", "Wall-clock",
             "Final val loss", "Final val ppl", "Evaluated revision"] + [f"{t} (%)" for t in tasks]
     rows = []
     for run, name in zip(runs, names):
         s = run.summary or {}
-        rev, head = headline_revision(run.results) or (NOT_EVALUATED, {})
+        rev, head = headline(run.results) or (NOT_EVALUATED, {})
         res = head.get("tasks") or {}
         rows.append([name, s.get("method", NOT_RECORDED), s.get("seed", NOT_RECORDED), s.get("arch", NOT_RECORDED),
                      fmt_int(s.get("params")), fmt_int(s.get("steps")), fmt_int(s.get("words_seen")),
@@ -255,7 +256,7 @@ def _summary_table(runs: list[Run], names: list[str]) -> str:
     return f"<table>\n<thead><tr>{cells}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>"
 
 
-_STYLE = ("body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em}"
+STYLE = ("body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em}"
           "table{border-collapse:collapse;font-size:0.9em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
           "th{background:#f3f3f3}img{max-width:100%}figure{margin:1.5em 0}")
 
@@ -269,7 +270,7 @@ def _finetune_table(runs: list[Run], names: list[str]) -> str:
 def _html(runs: list[Run], names: list[str], plots: list[tuple[str, str, bool]]) -> str:
     title = "nestling run report: " + ", ".join(names)
     parts = [f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-             f"<title>{html.escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+             f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
              f"<h1>{html.escape(title)}</h1>\n<h2>Runs</h2>\n",
              "<ul>\n" + "".join(f"<li>{html.escape(n)}: <code>{html.escape(str(r.path))}</code></li>\n"
                                 for n, r in zip(names, runs)) + "</ul>\n",
@@ -300,12 +301,7 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> Path:
         if not run.metrics and not run.results:
             raise UserError(f"{run.path}: neither metrics.jsonl nor results.json; nothing to report")
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".report-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    with staging_folder(out, "report") as tmp:
         names = _run_names(runs)
         plots = _make_plots(runs, names, tmp)
         (tmp / "report.html").write_text(_html(runs, names, plots), encoding="utf-8")
@@ -316,6 +312,4 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> Path:
             elif (out / file).exists():
                 (out / file).unlink()  # stale plot of an earlier report
         os.replace(tmp / "report.html", out / "report.html")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out / "report.html"

@@ -13,14 +13,17 @@ import torch
 from nestling.errors import UserError
 from nestling.run_folder import FINAL, checkpoint_dir
 from nestling.training import checkpoint, distributed
-from nestling.training.milestones import crossed
+from nestling.training.milestones import crossed, planned_end_credit, seen_in
 from nestling.training.state import LoopState, TrainState
 
 
-def write_milestones(s: TrainState) -> None:
-    """Model folders for every BabyLM milestone the words seen have reached (rank 0 writes)."""
+def write_milestones(s: TrainState, seen: float | None = None) -> None:
+    """Model folders for every BabyLM milestone reached (rank 0 writes): by the words or tokens seen
+    (``checkpoints.unit``), or by ``seen`` when given (the budget credited at the planned end)."""
+    if seen is None:
+        seen = seen_in(s.recipe.checkpoints.unit, s.counter.tokens, s.counter.words)
     first = None
-    for m in crossed(s.milestones, s.loop.milestones_done, s.counter.words):
+    for m in crossed(s.milestones, s.loop.milestones_done, seen):
         if s.dist.is_main:
             folder = checkpoint_dir(s.run_dir, m.name)
             if first is None:
@@ -30,6 +33,14 @@ def write_milestones(s: TrainState) -> None:
         s.log.log({"kind": "checkpoint", "step": s.loop.step, "name": m.name, "words": s.counter.words,
                    "tokens": s.counter.tokens})
         s.loop.milestones_done += 1
+
+
+def write_planned_end_milestones(s: TrainState) -> None:
+    """At the planned end: the milestones up to the budget the plan stood for, when it is stated in the
+    milestone unit (see nestling.training.milestones; checkpoint.json keeps the amounts actually seen)."""
+    credit = planned_end_credit(s.recipe.checkpoints.unit, s.recipe.budget, s.data.dataset.corpus)
+    if credit is not None:
+        write_milestones(s, seen=credit)
 
 
 def save_final_model(s: TrainState) -> None:

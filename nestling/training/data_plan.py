@@ -15,6 +15,7 @@ from nestling.errors import UserError
 from nestling.training.batching import BatchPlan, WindowSampler, cuda_fits, eval_windows, plan_batch
 from nestling.training.counting import check_epochs, plan_steps
 from nestling.training.distributed import Dist
+from nestling.training.milestones import Corpus
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,15 @@ class Dataset:
     @property
     def words_per_token(self) -> dict[str, float]:
         return {lang: s.words_per_token for lang, s in self.shards.items()}
+
+    @property
+    def corpus(self) -> Corpus:
+        """The corpus's size over all languages, held-out slice included (what a budget is counted on)."""
+        metas = self.metas.values()
+        return Corpus(train_tokens=sum(self.train_tokens.values()),
+                      val_tokens=sum(int(len(s.val)) for s in self.shards.values()),
+                      train_words=sum(float(m["train_words"]) for m in metas),
+                      val_words=sum(float(m.get("val_words", 0)) for m in metas))
 
 
 @dataclass

@@ -22,6 +22,9 @@ class Dist:
     world_size: int
     local_rank: int
     device: torch.device
+    # This process joined the group here, so its shutdown leaves it; a caller that joined first (a sweep
+    # training run after run under torchrun) keeps the group across runs.
+    owns_group: bool = False
 
     @property
     def is_main(self) -> bool:
@@ -54,13 +57,14 @@ def init(device_pref: str) -> Dist:
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
     device = pick_device(device_pref, local)
-    if world > 1 and not tdist.is_initialized():
+    owns = world > 1 and not tdist.is_initialized()
+    if owns:
         tdist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return Dist(rank, world, local, device)
+    return Dist(rank, world, local, device, owns)
 
 
 def shutdown(dist: Dist) -> None:
-    if dist.active and tdist.is_initialized():
+    if dist.owns_group and tdist.is_initialized():
         tdist.destroy_process_group()
 
 

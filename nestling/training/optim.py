@@ -4,11 +4,14 @@ Muon orthogonalises the update of a 2-D matrix, which only makes sense for matri
 space to another. Embeddings (a lookup table, one row per token), the output head (tied to the
 embeddings or not), norms and biases go to AdamW.
 
-``adjust_lr_fn``: we use ``"match_rms_adamw"`` by default (Moonshot, "Muon is Scalable for LLM
-Training"): it scales each matrix's orthogonalised update to an RMS of about 0.2 x lr, the RMS of an
-AdamW update, so Muon shares AdamW's weight decay (0.1) and its update size does not depend on the
-matrix's shape; the published peak LRs (5e-3 Muon, 5e-4 AdamW) are set for it. ``"original"``
-(Keller Jordan's sqrt(max(1, A/B))) stays available through the recipe.
+``adjust_lr_fn`` (the recipe's ``optimizer.adjust_lr_fn``) is Muon's learning-rate convention, an explicit
+recipe choice because it changes what a peak LR means. ``"match_rms_adamw"`` (Moonshot, "Muon is Scalable
+for LLM Training"; nestling's default, the demo is tuned for it) scales each matrix's orthogonalised
+update to an RMS of 0.2 x lr, the RMS of an AdamW update, so Muon can share AdamW's learning rate and
+weight decay and its update size does not depend on the matrix's shape. ``"original"`` (Keller Jordan's
+sqrt(max(1, A/B)); torch.optim.Muon's own default) gives a 512 x 512 matrix an update of RMS
+lr / sqrt(512): the same lr is a 4.5x (square) to 7.5x (512 x 1408) smaller step. The card recipes use
+``"original"``; ``nestling/recipes/stream-mixer-48m.yaml`` says why.
 """
 
 from __future__ import annotations

@@ -126,6 +126,8 @@ def _loop(s: TrainState) -> Path:
         else:
             finished = True
     s.loop.wall_s = wall_before + time.perf_counter() - start
+    if finished:
+        checkpointing.write_planned_end_milestones(s)
     checkpointing.save_state(s)
     final_val = None
     if finished:
@@ -264,7 +266,7 @@ def _log_val(s: TrainState) -> float:
     lang_loss = mean_losses(s, s.data.val)
     val_loss = float(np.mean(list(lang_loss.values())))
     c = s.counter
-    s.log.log({"kind": "val", "step": s.loop.step, "words": c.words, "tokens": c.tokens,
+    s.log.log({"kind": "val", "step": s.loop.step, "words": c.words, "tokens": c.tokens, "wall_s": s.loop.wall_s,
                "val_loss": val_loss, "val_lang_loss": lang_loss})
     return val_loss
 

@@ -12,10 +12,10 @@ from nestling.errors import UserError
 from nestling.run_folder import RECIPE, read_recipe
 
 # What may differ between a run's recorded recipe and the one it is resumed with: logging, evaluation,
-# fine-tuning, how many states to keep, and the explicit permission to pass max_epochs (the epoch guard
-# asks for it).
-RESUME_MAY_CHANGE = ("run.", "eval.", "finetune.", "checkpoints.keep_last", "budget.allow_over_epochs", "data.dir",
-                     "_")
+# fine-tuning, the sweep it belongs to, how many states to keep, and the explicit permission to pass
+# max_epochs (the epoch guard asks for it).
+RESUME_MAY_CHANGE = ("run.", "eval.", "finetune.", "sweep.", "checkpoints.keep_last", "budget.allow_over_epochs",
+                     "data.dir", "_")
 
 
 def _flat(tree: Mapping, prefix: str = "") -> dict:
@@ -40,5 +40,5 @@ def check_resume(recipe: Mapping, run_dir) -> None:
     if changed:
         shown = ", ".join(f"{k}={now.get(k)!r} (run: {recorded.get(k)!r})" for k in changed[:3])
         raise UserError(f"--resume {run_dir}: {shown} differ from the run's {RECIPE}; a resumed run keeps its "
-                        "recipe (only run.*, eval.*, finetune.*, checkpoints.keep_last, budget.allow_over_epochs "
-                        "may change)")
+                        "recipe (only run.*, eval.*, finetune.*, sweep.*, checkpoints.keep_last, "
+                        "budget.allow_over_epochs may change)")

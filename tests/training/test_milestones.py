@@ -16,8 +16,8 @@ def test_28_babylm_names_in_order():
 def test_scale_keeps_names_and_spacing():
     full, tiny = milestones(1.0), milestones(1e-4)
     assert [m.name for m in tiny] == [m.name for m in full]
-    assert tiny[0].words == pytest.approx(100) and tiny[-1].words == pytest.approx(100_000)
-    assert all(t.words == pytest.approx(f.words * 1e-4) for t, f in zip(tiny, full))
+    assert tiny[0].threshold == pytest.approx(100) and tiny[-1].threshold == pytest.approx(100_000)
+    assert all(t.threshold == pytest.approx(f.threshold * 1e-4) for t, f in zip(tiny, full))
     with pytest.raises(UserError, match="milestone_scale"):
         milestones(0)
 

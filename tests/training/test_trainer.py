@@ -180,3 +180,27 @@ def test_stream_mixer_trains_and_its_checkpoints_carry_their_code(data, tmp_path
     assert {stat.S_IMODE(p.stat().st_mode) for p in (run / "final").iterdir()} == {umask_mode()}
     loaded = AutoModelForCausalLM.from_pretrained(run / "final", trust_remote_code=True).state_dict()
     assert all(torch.equal(loaded[k], v) for k, v in final_weights(run).items())
+
+
+def test_a_full_epoch_budget_reaches_its_last_milestone_and_records_what_was_seen(tmp_path):
+    """Planned steps round down and the held-out slice is never read, so 10 epochs count 10 x 750 words minus
+    a step; the budget (10 x the 900 words certified) is credited at the planned end: chck_1000M."""
+    small = make_dataset(tmp_path / "small", train_tokens=1000, val_tokens=200)  # 750 + 150 words
+    scale = 9000 / 1e9  # chck_1000M = 10 epochs x 900 words
+    r = recipe(small, budget={"max_steps": None, "epochs": 10}, run={"val_tokens": 64, "eval_every": 100},
+               checkpoints={"milestone_scale": scale, "state_every": 100})
+    run = train(r, out_dir=tmp_path / "run")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 39 and summary["words_seen"] == pytest.approx(39 * 256 * 0.75)  # 7,488 < 9,000
+    assert summary["checkpoints"][-3:] == ["chck_800M", "chck_900M", "chck_1000M"]
+    last = json.loads((run / "checkpoints/chck_1000M/checkpoint.json").read_text())
+    assert last["words_seen"] == pytest.approx(7488) and last["step"] == 39
+
+
+def test_milestones_count_tokens_when_the_recipe_says_so(data, tmp_path):
+    r = recipe(data, budget={"max_steps": 6}, checkpoints={"unit": "tokens", "milestone_scale": 1e-3})
+    summary = json.loads((train(r, out_dir=tmp_path / "run") / "summary.json").read_text())
+    # 6 x 256 = 1,536 tokens at scale 1e-3: chck_1M (1,000 tokens) only; by words (1,152) it would be the same
+    # name, so the checkpoint's own counts show the unit: it was written when 1,024 tokens had been seen.
+    assert summary["checkpoints"] == ["chck_1M"]
+    assert json.loads((tmp_path / "run/checkpoints/chck_1M/checkpoint.json").read_text())["tokens_seen"] == 1024
