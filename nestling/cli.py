@@ -120,7 +120,7 @@ def cmd_eval(args) -> None:
             args.model, out=args.out, langs=args.langs.split(","), tasks=args.tasks.split(",") if args.tasks else None,
             tasks_dir=args.tasks_dir, data_map=args.data_map, revisions=args.revisions, backend=args.backend,
             device=args.device, batch_size=args.batch_size, trust_remote_code=args.trust_remote_code,
-            offline=args.offline))
+            offline=args.offline, limit=args.limit))
         return
     from nestling.jobs import evaluate_path
 
@@ -294,6 +294,8 @@ def build_parser() -> Parser:
     p.add_argument("--backend", choices=multilingual.BACKENDS, default=multilingual.BACKENDS[0],
                    help="suite: nestling's scorer (default) or lm-eval's own hf model")
     p.add_argument("--offline", action="store_true", help="suite: never ask the Hub; unmapped tasks are skipped")
+    p.add_argument("--limit", type=int, help="multilingual suite: only the first N items of each task (lm-eval's "
+                   "--limit; recorded in the results, for quick checks, not for reported scores)")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="run the model folder's own Python code (needed only for code that is not nestling's)")
     p.set_defaults(func=cmd_eval)

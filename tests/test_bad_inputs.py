@@ -213,6 +213,11 @@ def eval_batch_zero(tmp, fx, mp):
     return eval_argv("model", "--batch-size", "0")
 
 
+def eval_multilingual_limit_zero(tmp, fx, mp):
+    shutil.copytree(fx["llama"], tmp / "model")
+    return ["eval", "model", "--suite", "multilingual", "--limit", "0", "--offline", "--device", "cpu"]
+
+
 def eval_out_folder(tmp, fx, mp):
     pairs_file(tmp, [json.dumps(PAIR).encode()])
     shutil.copytree(fx["llama"], tmp / "model")
@@ -291,6 +296,7 @@ ROWS = {
         Row(ctrl_c, 130, r"stopped at step 2 of 12.*--resume run", ctrl_c_saved, False),
     "resume: every state damaged": Row(damaged_states, 2, r"no readable training state"),
     "eval: --batch-size 0": Row(eval_batch_zero, 2, r"batch size must be a positive integer"),
+    "eval: multilingual --limit 0": Row(eval_multilingual_limit_zero, 2, r"--limit must be a positive number"),
     # tracebacks
     "prepare: --out is an existing file": Row(out_is_a_file, 2, r"out\.txt: exists and is not a folder"),
     "train: model.attention_layers=[20]":

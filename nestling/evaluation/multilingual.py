@@ -309,6 +309,8 @@ def evaluate_multilingual(model: str | Path, *, langs: list[str] | None = None, 
     require_lmeval()
     if isinstance(batch_size, int) and batch_size < 1:
         raise UserError(f"batch size must be a positive integer, got {batch_size}")
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit must be a positive number of items per task, got {limit}")
     model = Path(model)
     if not model.exists():
         raise UserError(f"{model}: no such model or run folder")
