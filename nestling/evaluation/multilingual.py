@@ -329,7 +329,13 @@ def evaluate_multilingual(model: str | Path, *, langs: list[str] | None = None, 
         trees = [resolve_tree(manager, n) for n in names]
     except UserError:  # a name from lm-eval's own tasks (zeroshot_eng holds blimp): index those too
         manager = task_manager(tasks_dir)
-        trees = [resolve_tree(manager, n) for n in names]
+        try:
+            trees = [resolve_tree(manager, n) for n in names]
+        except UserError as err:
+            if tasks_dir is None:  # the official groups and tasks live in babylm-eval's folder, not in lm-eval
+                raise UserError(f"{err}; the official task YAMLs need --tasks-dir "
+                                "(babylm-eval's multilingual/tasks)") from None
+            raise
     objects, sources, skipped = build_tasks(manager, trees, mapping, log=log)
     missing = [n for tree in trees if "task" in tree for n in [tree["task"]] if n in skipped]
     if missing:  # a task asked for by name must run; groups go on without their missing members
