@@ -273,6 +273,9 @@ def _multilingual_section(run: Run) -> str | None:
             f"Accuracy (%) of the official BabyLM multilingual task YAMLs, run with {fmt_value(ml.get('harness'))} "
             f"(zero-shot, the YAMLs' metrics; groups aggregate their members as the YAMLs say), at every revision.",
             "", table(["Revision", "Words seen"] + names, rows)]
+    if ml.get("limit"):
+        text += ["", f"**Limited run**: only the first {fmt_int(ml['limit'])} items of each task were scored "
+                 "(lm-eval's `--limit`), a quick check rather than the official score."]
     if ml.get("skipped"):
         skipped = sorted(ml["skipped"])
         names = ", ".join(skipped[:12]) + (f" and {len(skipped) - 12} more" if len(skipped) > 12 else "")

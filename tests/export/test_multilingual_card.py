@@ -32,6 +32,16 @@ def test_card_has_multilingual_table(demo_run, tmp_path):
     assert "| `final` | 2,000,000 | 61.25 | 50.00 |" in section
     assert "xcomps_zh" in section and "lm-eval 0.4.13" in section
     assert "## Multilingual track" not in render_model_card(demo_run)
+    assert "Limited run" not in section
+
+
+def test_card_says_when_a_limit_was_used(demo_run, tmp_path):
+    run = _with_multilingual(demo_run, tmp_path)
+    results = json.loads((run / "results.json").read_text())
+    results["multilingual"]["limit"] = 50
+    (run / "results.json").write_text(json.dumps(results))
+    section = render_model_card(run).split("## Multilingual track")[1].split("\n## ")[0]
+    assert "only the first 50 items of each task" in section
 
 
 def test_report_plots_multilingual_curve(demo_run, tmp_path):
