@@ -17,7 +17,6 @@ slow one-string-at-a-time reference the tests compare against.
 from __future__ import annotations
 
 import inspect
-
 import warnings
 import weakref
 from contextlib import nullcontext
@@ -161,13 +160,16 @@ class BatchScorer:
         self.verified = _VERIFIED.setdefault(model, {})
         self.split = _split_head(model) if self.verified.get("split", True) else None
         self.checked = self.split is None or "split" in self.verified
+        self._cache_keyword: str | None = None
 
     def _forward(self, input_ids, attention, past=None, want_cache=False):
         """Hidden states [B, T, D] (split path) or logits [B, T, V], and the KV cache when asked."""
         module = self.split[0] if self.split is not None else self.model
         kwargs = {"input_ids": input_ids, "attention_mask": attention, "use_cache": want_cache or past is not None}
         if past is not None:
-            kwargs[cache_argument(module)] = past
+            if self._cache_keyword is None:  # read the forward's signature once per scorer, not per batch
+                self._cache_keyword = cache_argument(module)
+            kwargs[self._cache_keyword] = past
         with self.autocast:
             out = module(**kwargs)
         states = out[0] if self.split is not None else out.logits
