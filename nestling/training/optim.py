@@ -12,9 +12,17 @@ weight decay and its update size does not depend on the matrix's shape. ``"origi
 sqrt(max(1, A/B)); torch.optim.Muon's own default) gives a 512 x 512 matrix an update of RMS
 lr / sqrt(512): the same lr is a 4.5x (square) to 7.5x (512 x 1408) smaller step. The card recipes use
 ``"original"``; ``nestling/recipes/stream-mixer-48m.yaml`` says why.
+
+``muon_ns_dtype`` is the precision of Muon's Newton-Schulz iteration. torch.optim.Muon always runs it in
+bfloat16, which is fast on GPUs but emulated on CPUs without native bfloat16 matrix products (AVX2 only):
+there, a demo-size step spent about 45% of its time in it (``benchmarks/bench_muon_cpu.py``). ``float32``
+runs the same iteration through ``newton_schulz`` below, swapped in for torch's during ``step`` so that
+everything else (momentum, learning-rate convention, weight decay, state) stays torch's own.
 """
 
 from __future__ import annotations
+
+from unittest import mock
 
 import torch
 from torch import nn
@@ -48,6 +56,53 @@ def split_params(model: nn.Module) -> dict[str, list[tuple[str, nn.Parameter]]]:
     return groups
 
 
+def newton_schulz_dtype(setting: str, device: torch.device) -> torch.dtype:
+    """The recipe's ``optimizer.muon_ns_dtype`` on ``device``: ``auto`` is bfloat16 on CUDA, float32 elsewhere."""
+    if setting == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return getattr(torch, setting)
+
+
+def newton_schulz(grad: torch.Tensor, ns_coefficients: tuple[float, float, float], ns_steps: int, eps: float,
+                  dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Muon's quintic Newton-Schulz orthogonalisation of a 2-D ``grad``, computed in ``dtype``.
+
+    The same iteration as torch.optim.Muon's ``_zeropower_via_newtonschulz`` (which fixes bfloat16; with
+    ``dtype=torch.bfloat16`` the two agree bit for bit, a test holds them so): scale to spectral norm <= 1,
+    then ``X <- a X + (b A + c A^2) X`` with ``A = X X^T`` on the wide orientation.
+    """
+    a, b, c = ns_coefficients
+    x = grad.to(dtype)
+    tall = grad.size(0) > grad.size(1)
+    if tall:  # iterate on the wide side: the Gram matrix is the smaller one
+        x = x.T
+    x = x.div(x.norm().clamp(min=eps))
+    for _ in range(ns_steps):
+        gram = x @ x.T
+        x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
+    return x.T if tall else x
+
+
+class _Muon(torch.optim.Muon):
+    """torch.optim.Muon whose Newton-Schulz iteration runs in ``ns_dtype`` (torch's own: bfloat16)."""
+
+    def __init__(self, params, ns_dtype: torch.dtype, **kwargs):
+        super().__init__(params, **kwargs)
+        self.ns_dtype = ns_dtype
+
+    def step(self, closure=None):
+        if self.ns_dtype == torch.bfloat16:
+            return super().step(closure)
+        # torch's single-tensor Muon looks the function up in its module at each call; the swap lasts this step.
+        from torch.optim import _muon
+
+        def orthogonalise(grad, ns_coefficients, ns_steps, eps):
+            return newton_schulz(grad, ns_coefficients, ns_steps, eps, self.ns_dtype)
+
+        with mock.patch.object(_muon, "_zeropower_via_newtonschulz", orthogonalise):
+            return super().step(closure)
+
+
 class MuonAdamW:
     """Two torch optimizers stepped together; ``optimizers`` maps "muon"/"adamw" to each.
 
@@ -62,8 +117,10 @@ class MuonAdamW:
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         decayed = [p for _, p in groups["decay"]]
         if cfg.name == "muon_adamw" and groups["muon"]:
-            self.optimizers[MUON] = torch.optim.Muon(
-                [p for _, p in groups["muon"]],
+            matrices = [p for _, p in groups["muon"]]
+            self.optimizers[MUON] = _Muon(
+                matrices,
+                ns_dtype=newton_schulz_dtype(cfg.muon_ns_dtype, matrices[0].device),
                 lr=float(cfg.muon_lr),
                 weight_decay=wd,
                 momentum=float(cfg.muon_momentum),
@@ -107,6 +164,11 @@ class MuonAdamW:
     def describe(self) -> dict:
         """What goes where, for summary.json: parameter counts per optimizer."""
         return {k: sum(p.numel() for g in opt.param_groups for p in g["params"]) for k, opt in self.optimizers.items()}
+
+    def newton_schulz_dtype(self) -> str | None:
+        """The precision Muon's Newton-Schulz iteration runs in ("float32", "bfloat16"); None without Muon."""
+        muon = self.optimizers.get(MUON)
+        return str(muon.ns_dtype).removeprefix("torch.") if muon is not None else None
 
 
 def build_optimizer(model: nn.Module, cfg) -> MuonAdamW:

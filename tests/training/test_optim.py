@@ -56,3 +56,57 @@ def test_stream_mixer_biases_and_vectors_go_to_adamw():
     assert all(n.endswith("weight") for n in groups["muon"]) and groups["decay"] == ["model.embed_tokens.weight"]
     with pytest.raises(UserError, match="adjust_lr_fn"):
         section("optimizer", adjust_lr_fn="moonshot")
+
+
+# ---------------------------------------------------------------- Muon's Newton-Schulz precision
+
+NS = dict(ns_coefficients=(3.4445, -4.7750, 2.0315), ns_steps=5, eps=1e-7)
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (24, 8), (8, 24)])
+def test_newton_schulz_in_bfloat16_is_torchs_own_bit_for_bit(shape):
+    from torch.optim._muon import _zeropower_via_newtonschulz
+
+    from nestling.training.optim import newton_schulz
+
+    grad = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    reference = _zeropower_via_newtonschulz(grad, NS["ns_coefficients"], NS["ns_steps"], NS["eps"])
+    assert torch.equal(newton_schulz(grad, **NS, dtype=torch.bfloat16), reference)
+    # float32: the same orthogonalisation without bfloat16's rounding (singular values pushed into ~[0.7, 1.2])
+    exact = newton_schulz(grad, **NS, dtype=torch.float32)
+    assert exact.dtype == torch.float32
+    assert torch.allclose(exact, reference.float(), atol=0.05)
+    singular = torch.linalg.svdvals(exact)
+    assert singular.min() > 0.5 and singular.max() < 1.3
+
+
+def test_muon_ns_dtype_auto_is_bfloat16_on_cuda_float32_elsewhere():
+    from nestling.training.optim import newton_schulz_dtype
+
+    assert newton_schulz_dtype("auto", torch.device("cpu")) == torch.float32
+    assert newton_schulz_dtype("auto", torch.device("cuda")) == torch.bfloat16
+    assert newton_schulz_dtype("bfloat16", torch.device("cpu")) == torch.bfloat16
+    with pytest.raises(UserError, match="muon_ns_dtype"):
+        section("optimizer", muon_ns_dtype="float16")
+
+
+@pytest.mark.parametrize("setting", ["float32", "bfloat16"])
+def test_muon_step_uses_the_recipes_newton_schulz_precision(setting):
+    """One Muon step equals torch's update rule with the orthogonalisation in the chosen precision."""
+    from nestling.training.optim import newton_schulz
+
+    torch.manual_seed(0)
+    model = tiny()
+    opt = build_optimizer(model, section("optimizer", muon_ns_dtype=setting, weight_decay=0.0))
+    assert opt.newton_schulz_dtype() == setting
+    weight = model.model.layers[0].self_attn.q_proj.weight
+    before = weight.detach().clone()
+    model(input_ids=torch.randint(0, VOCAB, (2, 8))).logits.sum().backward()
+    grad = weight.grad.clone()
+    opt.step()
+    # first step: momentum buffer = (1 - m) g; Nesterov update = lerp(g, buf, m)
+    m = 0.95
+    update = grad.lerp(grad * (1 - m), m)
+    lr = 5e-3 * 0.2 * max(weight.shape) ** 0.5  # match_rms_adamw
+    expected = before - lr * newton_schulz(update, **NS, dtype=getattr(torch, setting)).to(before.dtype)
+    assert torch.allclose(weight, expected, atol=1e-6)
