@@ -136,7 +136,7 @@ SCHEMA: dict[str, Any] = {
         "muon_ns_dtype": Key("auto", (str,), "Precision of Muon's Newton-Schulz iteration. bfloat16 is torch.optim.Muon's "
                              "own (and the cards', on GPUs); float32 is the same iteration without the rounding, "
                              "and about 13x faster on a CPU without native bfloat16 matrix products, where "
-                             "bfloat16 spends about 45% of a demo-size step. auto: bfloat16 on CUDA, float32 "
+                             "bfloat16 takes about 40% of a demo-size step. auto: bfloat16 on CUDA, float32 "
                              "elsewhere.", choices=("auto", "bfloat16", "float32")),
         "grad_clip": Key(1.0, NUM, "Global gradient-norm clip; 0 disables."),
     },

@@ -15,7 +15,7 @@ lr / sqrt(512): the same lr is a 4.5x (square) to 7.5x (512 x 1408) smaller step
 
 ``muon_ns_dtype`` is the precision of Muon's Newton-Schulz iteration. torch.optim.Muon always runs it in
 bfloat16, which is fast on GPUs but emulated on CPUs without native bfloat16 matrix products (AVX2 only):
-there, a demo-size step spent about 45% of its time in it (``benchmarks/bench_muon_cpu.py``). ``float32``
+there, a demo-size step spent about 40% of its time in it (``benchmarks/bench_muon_cpu.py``). ``float32``
 runs the same iteration through ``newton_schulz`` below, swapped in for torch's during ``step`` so that
 everything else (momentum, learning-rate convention, weight decay, state) stays torch's own.
 """
