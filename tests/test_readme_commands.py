@@ -61,6 +61,6 @@ def test_results_commands_parse_and_every_sweep_run_loads(command):
     args = cli.build_parser().parse_args(shlex.split(command)[1:])
     if args.command == "sweep":
         sweep = plan_sweep(args.recipe, args.set, args.grid, args.seeds, args.parallel, args.out)
-        assert len(sweep.runs) in (9, 12) and sweep.out.name == f"sweep-{args.recipe}"
+        assert sweep.runs and sweep.out.name.startswith(f"sweep-{args.recipe}")
     else:
         assert args.command == "compare" and args.baseline.parent in args.runs
