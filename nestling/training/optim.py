@@ -26,6 +26,7 @@ from unittest import mock
 
 import torch
 from torch import nn
+from torch.optim import _muon
 
 from nestling.errors import UserError
 
@@ -90,16 +91,14 @@ class _Muon(torch.optim.Muon):
         super().__init__(params, **kwargs)
         self.ns_dtype = ns_dtype
 
+    def _orthogonalise(self, grad, ns_coefficients, ns_steps, eps):
+        return newton_schulz(grad, ns_coefficients, ns_steps, eps, self.ns_dtype)
+
     def step(self, closure=None):
         if self.ns_dtype == torch.bfloat16:
             return super().step(closure)
         # torch's single-tensor Muon looks the function up in its module at each call; the swap lasts this step.
-        from torch.optim import _muon
-
-        def orthogonalise(grad, ns_coefficients, ns_steps, eps):
-            return newton_schulz(grad, ns_coefficients, ns_steps, eps, self.ns_dtype)
-
-        with mock.patch.object(_muon, "_zeropower_via_newtonschulz", orthogonalise):
+        with mock.patch.object(_muon, "_zeropower_via_newtonschulz", self._orthogonalise):
             return super().step(closure)
 
 
