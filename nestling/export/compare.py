@@ -9,11 +9,13 @@ evaluation scores in results.json, as the mean over its runs (seeds) with a two-
 (n - 1 degrees of freedom, scipy; no interval for one run).
 
 Delta against the baseline (``--baseline RUN``: that run's configuration, all its seeds among the runs):
-each run's validation loss minus the baseline's, at equal tokens and at equal wall-clock. Both curves are
-the runs' validation records (metrics.jsonl), linearly interpolated, and compared at the shorter of the
-two horizons (the run's end or the baseline's), so a run that trained longer is not credited with the
-extra; the baseline curve is the mean of its seeds' curves. Evaluation scores get a Delta too
-(percentage points): ``score_deltas``, which the model card calls for its Delta columns.
+the configuration's mean validation loss minus the baseline's, at equal tokens and at equal wall-clock.
+The curves are the runs' validation records (metrics.jsonl), linearly interpolated, and read at the
+shortest horizon among the configuration's and the baseline's runs, so a run that trained longer is not
+credited with the extra. The interval is Welch's two-sample t-interval (``diff_ci``): both configurations'
+seeds vary, and a Delta interval that held the baseline's mean fixed would be too narrow. Evaluation
+scores get a Delta too (percentage points, same interval); ``score_deltas`` is the single-run form the
+model card calls for its Delta columns.
 """
 
 from __future__ import annotations
@@ -204,7 +206,7 @@ def gather_runs(paths: list[Path]) -> list[tuple[Path, dict | None]]:
 
 def mean_ci(values: list) -> tuple[float | None, float | None, int]:
     """(mean, half-width of the two-sided CONFIDENCE t-interval, n) over the numbers in ``values``."""
-    xs = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    xs = _finite(values)
     if not xs:
         return None, None, 0
     mean = float(np.mean(xs))
@@ -216,20 +218,40 @@ def mean_ci(values: list) -> tuple[float | None, float | None, int]:
     return mean, half, len(xs)
 
 
-def _baseline_loss(baseline: list[RunFacts], axis: str, x: float) -> float | None:
-    """The baseline configuration's loss at ``x``: the mean of its seeds' interpolated curves."""
-    ys = [f.curve.at(axis, x) for f in baseline]
-    ys = [y for y in ys if y is not None]
-    return float(np.mean(ys)) if ys and len(ys) == len(baseline) else None
+def diff_ci(values: list, reference: list) -> tuple[float | None, float | None, int]:
+    """(mean(values) - mean(reference), half-width of the two-sided CONFIDENCE interval, n of ``values``).
+
+    Welch's t-interval when both sides have two or more numbers (unequal variances; Welch-Satterthwaite
+    degrees of freedom, statsmodels); with one reference number, the one-sample t-interval of ``values`` around
+    it; no interval for a single value.
+    """
+    xs, ys = (_finite(v) for v in (values, reference))
+    if not xs or not ys:
+        return None, None, len(xs)
+    diff = float(np.mean(xs) - np.mean(ys))
+    if len(xs) < 2:
+        return diff, None, 1
+    if len(ys) < 2:
+        return diff, mean_ci(xs)[1], len(xs)
+    if np.var(xs) == 0 and np.var(ys) == 0:  # the interval is NaN (0/0 degrees of freedom) when both are exact
+        return diff, 0.0, len(xs)
+    from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
+    low, high = CompareMeans(DescrStatsW(xs), DescrStatsW(ys)).tconfint_diff(alpha=1 - CONFIDENCE, usevar="unequal")
+    return diff, float(high - low) / 2, len(xs)
 
 
-def _loss_delta(facts: RunFacts, baseline: list[RunFacts], axis: str) -> float | None:
-    """The run's loss minus the baseline's at the shorter of the two horizons on ``axis``."""
-    ends = [f.curve.end(axis) for f in [facts, *baseline]]
+def _finite(values: list) -> list[float]:
+    return [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+
+
+def _losses_at_common_horizon(group: list[RunFacts], baseline: list[RunFacts], axis: str) -> tuple[list, list]:
+    """Each run's and each baseline run's loss at the shortest horizon among them on ``axis``."""
+    ends = [f.curve.end(axis) for f in [*group, *baseline]]
     if any(e is None for e in ends):
-        return None
+        return [], []
     x = min(ends)
-    return delta(facts.curve.at(axis, x), _baseline_loss(baseline, axis, x))
+    return [f.curve.at(axis, x) for f in group], [f.curve.at(axis, x) for f in baseline]
 
 
 # ---------------------------------------------------------------- the comparison
@@ -307,13 +329,10 @@ def _group_stats(group: Group, base: Group | None) -> None:
     if base is None:
         return
     for axis, column in ((TOKENS, "Delta loss, equal tokens"), (TIME, "Delta loss, equal wall-clock")):
-        group.stats[column] = mean_ci([_loss_delta(f, base.runs, axis) for f in group.runs])
-    reference = {c: base.stats[c][0] for c in base.stats if c.endswith("(%)")}
-    for f in group.runs:
-        scores = {c: v for c, v in f.values.items() if c.endswith("(%)")}
-        f.values.update({f"Delta {c[:-4]} (pp)": d for c, d in score_deltas(scores, reference).items()})
-    for c in [c for c in group.runs[0].values if c.startswith("Delta ")]:
-        group.stats[c] = mean_ci([f.values.get(c) for f in group.runs])
+        group.stats[column] = diff_ci(*_losses_at_common_horizon(group.runs, base.runs, axis))
+    for c in [c for c in group.stats if c.endswith("(%)") and c in base.stats]:
+        group.stats[f"Delta {c[:-4]} (pp)"] = diff_ci([f.values.get(c) for f in group.runs],
+                                                      [f.values.get(c) for f in base.runs])
 
 
 # ---------------------------------------------------------------- writing
@@ -358,9 +377,11 @@ def _notes(baseline: Path | None) -> list[str]:
              "no interval for a single run. Tokens/s: tokens over the whole wall-clock (evaluation and "
              "checkpoints included). Validation loss in nats per token."]
     if baseline is not None:
-        notes.append(f"Delta loss: a run's validation loss minus the baseline's (`{baseline}`, its configuration's "
-                     "seeds averaged), interpolated from metrics.jsonl at equal tokens or equal wall-clock, at the "
-                     "shorter of the two horizons; Delta of a score: percentage points against the baseline's mean.")
+        notes.append(f"Delta loss: the configuration's mean validation loss minus the baseline's (`{baseline}` and "
+                     "its configuration's other seeds), interpolated from metrics.jsonl at equal tokens or equal "
+                     "wall-clock, at the shortest horizon among both configurations' runs; Delta of a score: "
+                     "percentage points. Delta intervals: Welch's two-sample t-interval (both sides' seeds vary); "
+                     "the one-sample interval when the baseline has a single run.")
     return notes
 
 

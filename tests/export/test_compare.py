@@ -14,7 +14,7 @@ import yaml
 from nestling import cli
 from nestling.errors import UserError
 from nestling.export import render_model_card, write_comparison
-from nestling.export.compare import compare_runs, eval_scores, mean_ci, score_deltas
+from nestling.export.compare import compare_runs, diff_ci, eval_scores, mean_ci, score_deltas
 from nestling.run_folder import write_manifest
 
 from .test_card import parse_tables
@@ -85,6 +85,9 @@ def test_delta_against_the_baseline_at_equal_tokens_and_equal_wall_clock(runs):
     assert s.stats["Delta loss, equal tokens"][0] == pytest.approx(-0.5)
     assert s.stats["Delta loss, equal wall-clock"][0] == pytest.approx(1.5)
     assert s.stats["Delta blimp (pp)"][0] == pytest.approx(10)
+    # The interval counts the baseline's seeds too: the slow runs agree, the baseline's spread remains.
+    assert s.stats["Delta loss, equal tokens"][1:] == (pytest.approx(diff_ci([0.5, 0.5], [1.0, 1.1, 0.9])[1]), 2)
+    assert s.stats["Delta loss, equal tokens"][1] > 0.2
 
 
 def test_a_run_with_more_tokens_is_compared_at_the_shorter_horizon(tmp_path):
@@ -129,7 +132,7 @@ def test_writes_markdown_html_json_and_both_plots(runs, tmp_path):
     header, rows = table[0], {r[0]: dict(zip(table[0], r)) for r in table[1:]}
     assert header[:7] == ["Configuration", "Runs", "Params", "Tokens", "Wall-clock (s)", "Tokens/s", "Val loss"]
     assert rows["base (baseline)"]["Delta loss, equal tokens"] == "baseline"
-    assert rows["slow"]["Delta loss, equal tokens"] == "-0.5000 ± 0.0000" and rows["slow"]["Runs"] == "2"
+    assert rows["slow"]["Delta loss, equal tokens"] == "-0.5000 ± 0.2484" and rows["slow"]["Runs"] == "2"
     assert rows["base (baseline)"]["Val loss"].startswith("1.0000 ± ")
     assert "Not included (not finished)" in md.read_text() and str(unfinished) in md.read_text()
     data = json.loads((out / "compare.json").read_text())
@@ -149,6 +152,18 @@ def test_mean_ci_is_the_t_interval():
     mean, half, n = mean_ci([1.0, 2.0, 3.0, None, float("nan")])
     assert (mean, n) == (2.0, 3) and half == pytest.approx(4.302652729911275 * 1.0 / np.sqrt(3))
     assert mean_ci([5.0]) == (5.0, None, 1) and mean_ci([]) == (None, None, 0)
+
+
+def test_diff_ci_is_welchs_interval_and_one_sample_against_a_single_baseline():
+    from scipy.stats import ttest_ind
+
+    a, b = [2.75, 2.74, 2.77], [2.61, 2.60, 2.64, 2.62]
+    diff, half, n = diff_ci(a, b)
+    low, high = ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert (diff, n) == (pytest.approx(np.mean(a) - np.mean(b)), 3) and half == pytest.approx((high - low) / 2)
+    assert diff_ci(a, [2.6]) == (pytest.approx(np.mean(a) - 2.6), pytest.approx(mean_ci(a)[1]), 3)
+    assert diff_ci([2.7], b)[1:] == (None, 1) and diff_ci([1.0, 1.0], [2.0, 2.0]) == (-1.0, 0.0, 2)
+    assert diff_ci([], b) == (None, None, 0)
 
 
 @pytest.mark.parametrize("argv, message", [
