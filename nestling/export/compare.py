@@ -221,9 +221,9 @@ def mean_ci(values: list) -> tuple[float | None, float | None, int]:
 def diff_ci(values: list, reference: list) -> tuple[float | None, float | None, int]:
     """(mean(values) - mean(reference), half-width of the two-sided CONFIDENCE interval, n of ``values``).
 
-    Welch's t-interval when both sides have two or more numbers (unequal variances; Welch-Satterthwaite
-    degrees of freedom, statsmodels); with one reference number, the one-sample t-interval of ``values`` around
-    it; no interval for a single value.
+    Welch's t-interval when both sides have two or more numbers (unequal variances, Welch-Satterthwaite
+    degrees of freedom; statsmodels); with one reference number, the one-sample t-interval of ``values``
+    around it; no interval for a single value.
     """
     xs, ys = (_finite(v) for v in (values, reference))
     if not xs or not ys:
