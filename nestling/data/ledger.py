@@ -14,8 +14,11 @@ Rule, per language l (``max_epochs`` passes over the data it may use):
 The byte target is the track's word limit in English-word equivalents turned into bytes with the
 language's byte premium (543 MB x premium per 100M words, see nestling.data.counting), so
 byte_target / bytes is exactly the share of the language's data its English-word-equivalent budget
-covers: Mandarin text, which needs more bytes per unit of content, is given more bytes. The ledger
-certifies the words in the data; epochs re-read them (as BabyLM allows), so the cap is on exposure.
+covers: a language that needs more bytes than English for the same content (Dutch, premium 1.05) is
+given more bytes, one that needs fewer (Mandarin simplified, 0.94: each character is 3 UTF-8 bytes but
+carries about a word's worth of content) is given fewer. The premiums and the byte-target rule are
+reconstructions (docs/reconstructions.md). The ledger certifies the words in the data; epochs re-read
+them (as BabyLM allows), so the cap is on exposure.
 """
 
 from __future__ import annotations
