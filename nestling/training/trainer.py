@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nestling.data.ledger import LEDGER
+from nestling.data.ledger import LEDGER, exposure_report, unique_tokens
 from nestling.errors import UserError
 from nestling.recipe import BABYLM_MAX_EPOCHS, dump_recipe, load_recipe
 from nestling.run_folder import METRICS, SUMMARY, run_dir_name, write_recipe
@@ -101,6 +101,8 @@ def _setup(recipe, out_dir, resume, dist: Dist) -> TrainState:
         _write_run_files(s)
         # Said before the first step, so a budget that stops short of the track is known at plan time.
         print(plan_message(recipe, dataset.corpus), file=sys.stderr)
+        print(exposure_report(unique_tokens(dataset.ledger, dataset.metas), s.mixer.probabilities(),
+                              plan.total_tokens), file=sys.stderr)
     if dist.is_main:
         truncate_after(run_dir / METRICS, s.loop.step)
     distributed.barrier(dist)
