@@ -97,7 +97,8 @@ def exposure_report(unique: dict[str, int], pi: dict[str, float], total_tokens: 
     def passes(exposures: float, distinct: int) -> str:
         return f"{exposures / distinct:.2f} passes" if distinct else "no unique tokens"
 
-    parts = [f"{lang} {pi[lang] * total_tokens:,.0f} over {unique[lang]:,} ({passes(pi[lang] * total_tokens, unique[lang])})"
+    exposures = {lang: pi[lang] * total_tokens for lang in unique}
+    parts = [f"{lang} {exposures[lang]:,.0f} over {unique[lang]:,} ({passes(exposures[lang], unique[lang])})"
              for lang in sorted(unique)]
     total_unique = sum(unique.values())
     return (f"exposures over unique tokens: {'; '.join(parts)}; total {total_tokens:,} over {total_unique:,} "

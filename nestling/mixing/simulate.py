@@ -138,9 +138,9 @@ def format_simulation(result: dict, rows: int = 10) -> str:
     lines.append("final pi: " + ", ".join(f"{lang} {result['final_pi'][lang]:.4f}" for lang in langs))
     lines.append("token share: " + ", ".join(f"{lang} {result['exposures'][lang] / total:.4f}" for lang in langs)
                  + f" (total {total:,} tokens)")
-    hungry = starved(result)
-    verdict = "starved" if result["hardest"] in hungry else "not starved"
-    lines.append(f"hardest language {result['hardest']}: {verdict} (final pi {result['final_pi'][result['hardest']]:.4f}; "
+    hungry, hardest = starved(result), result["hardest"]
+    verdict = "starved" if hardest in hungry else "not starved"
+    lines.append(f"hardest language {hardest}: {verdict} (final pi {result['final_pi'][hardest]:.4f}; "
                  f"least pi EXP3 gives: {result['least_pi']:.4f}; starved: {', '.join(hungry) or 'none'})")
     if "plot" in result:
         lines.append(f"plot: {result['plot']}")
