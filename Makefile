@@ -11,7 +11,7 @@ LOCK := requirements.lock
 TORCH_VERSION := 2.13.0
 PIP_TOOLS := pip-tools==7.6.2
 
-.PHONY: demo test install lock compat bench clean
+.PHONY: demo test install lock compat bench clean reproduce-cards
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,16 @@ lock:
 # Exported models against every transformers the official BabyLM pipelines use (see BENCHMARKS.md).
 compat: $(STAMP)
 	$(PY) benchmarks/compat_transformers.py
+
+# The published cards at full size on a GPU machine, one command per card (make reproduce-taam-pstar):
+# train, evaluate every revision, export; each prints its expected wall-clock first. Prepare each card's
+# corpus first (its recipe says how). NESTLING_REPRODUCE_TOY=1 runs a handful of CPU steps instead.
+CARDS := stream-mixer-48m taam-pstar
+
+reproduce-cards: $(addprefix reproduce-,$(CARDS))
+
+reproduce-%: $(STAMP)
+	$(PY) -m nestling.reproduce $* --out runs/reproduce
 
 bench: $(STAMP)
 	@echo "benchmarks live in benchmarks/; see BENCHMARKS.md for each command"

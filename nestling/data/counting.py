@@ -19,7 +19,11 @@ The rule
   ``wc -c clean/<lang>.txt`` reproduces the ledger.
 
 Premiums (relative to English, UTF-8): English 1.0, Dutch 1.051606, Mandarin simplified
-0.935966 (``zho``), Mandarin traditional 0.989383 (``zho-hant``).
+0.935966 (``zho``), Mandarin traditional 0.989383 (``zho-hant``). A premium below 1 means fewer bytes
+than English for the same content: Mandarin's byte target is *smaller* than English's.
+
+The EWE formula, the 5.43 bytes per English word and these premiums are a reconstruction: the cards and
+the track rules name byte-premium scaling but give no formula or values here; see docs/reconstructions.md.
 
 Tracks: ``strict`` (100M words, all languages together), ``strict-small`` (10M, together),
 ``multilingual`` (each language is capped at its own byte target, i.e. 100M EWE per language).

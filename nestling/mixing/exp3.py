@@ -1,6 +1,8 @@
 """EXP3 over languages: the adaptive half of TAAM.
 
 pi = floor((1 - gamma) * w / sum(w) + gamma / K), with the floor p <- f + (1 - K f) p.
+EXP3 is the textbook algorithm; the probability floor and the full-information update are nestling's
+reconstruction of what the TAAM card leaves unsaid (docs/reconstructions.md).
 Every ``mix_interval`` steps the trainer probes each language's loss on a fixed held-out slice; the
 reward (``nestling.mixing.rewards``) turns those losses into r_l and the weights move as
 log w_l += eta * r_hat_l.

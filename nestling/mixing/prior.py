@@ -5,6 +5,9 @@ Recipe: concatenate the lang2vec feature sets (default ``syntax_knn``, ``phonolo
 cosine distances; the isolation score s_l is the mean distance to the other languages;
 pi_0 = softmax(s / T), then the floor p <- f + (1 - K f) p so no language starts below f.
 
+A reconstruction: the TAAM card says the prior is typological (URIEL) and gives no formula, feature set,
+temperature or floor; these are nestling's choices, with their reasons in docs/reconstructions.md.
+
 lang2vec takes seconds to import and loads large arrays, so the raw feature vectors are cached in a
 JSON file (``$NESTLING_CACHE_DIR/uriel_features.json``, default ``~/.cache/nestling``): after the
 first query for a language and feature set, neither later calls nor later runs import lang2vec.

@@ -1,6 +1,9 @@
 """Per-language rewards for the EXP3 mixer, computed from held-out probe losses.
 
-Two rewards, as the TAAM entry defines them:
+Two rewards. Both are reconstructions: the TAAM card names them (v1 "normalized excess loss", v2
+"cross-lingual deficit") and says what each does to the hardest language, but gives no formula; the
+windows, clips and normalisations below are nestling's (reasons in docs/reconstructions.md, the v1
+starvation derived from them in docs/taam-v1-starvation.md):
 
 - ``v1`` / ``normalized_excess_loss``: how much a language's loss just fell below its own recent
   level, in units of its own recent noise. It rewards languages that are *still improving fast*, so a

@@ -5,6 +5,8 @@ n it has been fed, plus Gaussian probe noise. The hardest language (Mandarin her
 floor E_l and the slowest curve. Every step the real mixer samples a micro-batch and records its
 exposures; every ``steps_per_round`` steps the losses are "probed" and the mixer updates.
 
+The derivation of what it shows, with its assumptions: docs/taam-v1-starvation.md.
+
 What it shows: reward v1 (normalized excess loss) pays for *recent improvement*, which the hardest
 language delivers least of, so EXP3 drives it to the floor; v2 (cross-lingual deficit) pays the
 language that lags the best one, which keeps the hardest language fed.
@@ -30,11 +32,23 @@ DEFAULT_CURVES = {
 }
 N_SCALE = 1e5
 ROUNDS = 300  # the default length of a simulation (``nestling mix simulate --rounds``)
+# A language is starved when its final pi is within this of the least EXP3 gives any language.
+STARVED_MARGIN = 0.01
 
 
 def loss_curve(n: float, E: float, A: float, alpha: float) -> float:
     """L(n) = E + A (1 + n / N_SCALE)^(-alpha): starts at E + A, decays as a power law to E."""
     return E + A * (1.0 + n / N_SCALE) ** (-alpha)
+
+
+def least_pi(gamma: float, floor: float, K: int) -> float:
+    """The least probability EXP3 gives any language: the floor applied to the exploration share gamma / K."""
+    return floor + (1.0 - K * floor) * gamma / K
+
+
+def starved(result: dict) -> list[str]:
+    """The languages a simulation left at (within ``STARVED_MARGIN`` of) the least probability EXP3 gives."""
+    return [lang for lang in result["langs"] if result["final_pi"][lang] < result["least_pi"] + STARVED_MARGIN]
 
 
 def run_simulation(
@@ -86,6 +100,7 @@ def run_simulation(
         "hardest": hardest,
         "curves": {lang: list(c) for lang, c in curves.items()},
         "floor": mixer.floor,
+        "least_pi": least_pi(mixer.gamma, mixer.floor, len(langs)),
         "pi_0": mixer.pi_0,
         "final_pi": mixer.probabilities(),
         "exposures": mixer.exposures(),
@@ -123,6 +138,10 @@ def format_simulation(result: dict, rows: int = 10) -> str:
     lines.append("final pi: " + ", ".join(f"{lang} {result['final_pi'][lang]:.4f}" for lang in langs))
     lines.append("token share: " + ", ".join(f"{lang} {result['exposures'][lang] / total:.4f}" for lang in langs)
                  + f" (total {total:,} tokens)")
+    hungry, hardest = starved(result), result["hardest"]
+    verdict = "starved" if hardest in hungry else "not starved"
+    lines.append(f"hardest language {hardest}: {verdict} (final pi {result['final_pi'][hardest]:.4f}; "
+                 f"least pi EXP3 gives: {result['least_pi']:.4f}; starved: {', '.join(hungry) or 'none'})")
     if "plot" in result:
         lines.append(f"plot: {result['plot']}")
     return "\n".join(lines)

@@ -152,6 +152,19 @@ def draw_batch(
     return torch.from_numpy(windows), langs[lo:hi]
 
 
+def held_out_split(tokens: np.ndarray, probe_tokens: int) -> tuple[np.ndarray, np.ndarray]:
+    """A val shard split in two disjoint parts: (validation, probes).
+
+    The mixer's probes are a split of their own: the last ``probe_tokens`` + 1 tokens of the shard, at most
+    half of it; the validation loss reads only what comes before. Without the split, a val shard of about
+    8,192 tokens read from its start for validation (16,384 tokens asked) and from its end for probes would
+    give the mixer the validation data. Every run makes the split, adaptive or not, so every method is
+    validated on the same tokens.
+    """
+    cut = max(len(tokens) - (probe_tokens + 1), len(tokens) // 2)
+    return tokens[:cut], tokens[cut:]
+
+
 def eval_windows(tokens: np.ndarray, seq_len: int, n_tokens: int, from_end: bool = False) -> torch.Tensor:
     """Fixed evaluation windows [N, T+1] covering ``n_tokens`` of a val shard (its start, or its end).
 

@@ -38,7 +38,8 @@ def write_milestones(s: TrainState, seen: float | None = None) -> None:
 def write_planned_end_milestones(s: TrainState) -> None:
     """At the planned end: the milestones up to the budget the plan stood for, when it is stated in the
     milestone unit (see nestling.training.milestones; checkpoint.json keeps the amounts actually seen)."""
-    credit = planned_end_credit(s.recipe.checkpoints.unit, s.recipe.budget, s.data.dataset.corpus)
+    credit = planned_end_credit(s.recipe.checkpoints.unit, s.recipe.budget, s.data.dataset.corpus,
+                                s.recipe.data.track)
     if credit is not None:
         write_milestones(s, seen=credit)
 

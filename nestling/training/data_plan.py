@@ -12,7 +12,7 @@ import torch
 from nestling.data.ledger import read_ledger
 from nestling.data.shards import LanguageShards, load_shards
 from nestling.errors import UserError
-from nestling.training.batching import BatchPlan, WindowSampler, cuda_fits, eval_windows, plan_batch
+from nestling.training.batching import BatchPlan, WindowSampler, cuda_fits, eval_windows, held_out_split, plan_batch
 from nestling.training.counting import check_epochs, plan_steps
 from nestling.training.distributed import Dist
 from nestling.training.milestones import Corpus
@@ -64,8 +64,8 @@ class DataPlan:
     batch: BatchPlan
     total_steps: int
     sampler: WindowSampler
-    val: dict[str, torch.Tensor]  # validation windows, from the start of each val shard
-    probes: dict[str, torch.Tensor]  # mixer probe windows, from the end of each val shard
+    val: dict[str, torch.Tensor]  # validation windows, from the start of each val shard's validation part
+    probes: dict[str, torch.Tensor]  # mixer probe windows: each val shard's probe part (held_out_split)
 
     @property
     def total_tokens(self) -> int:
@@ -98,9 +98,11 @@ def make_data_plan(recipe, dataset: Dataset, model, dist: Dist, autocast) -> Dat
     check_epochs({"all languages": planned_epochs}, float(recipe.budget.max_epochs), recipe.budget.allow_over_epochs,
                  "budget")
     sampler = WindowSampler({lang: s.train for lang, s in dataset.shards.items()}, batch.seq_len, recipe.seed)
-    val = {lang: eval_windows(s.val, batch.seq_len, recipe.run.val_tokens) for lang, s in dataset.shards.items()}
-    probes = {lang: eval_windows(s.val, batch.seq_len, recipe.mixing.probe_tokens, from_end=True)
-              for lang, s in dataset.shards.items()}
+    val, probes = {}, {}
+    for lang, s in dataset.shards.items():
+        val_part, probe_part = held_out_split(s.val, recipe.mixing.probe_tokens)
+        val[lang] = eval_windows(val_part, batch.seq_len, recipe.run.val_tokens)
+        probes[lang] = eval_windows(probe_part, batch.seq_len, recipe.mixing.probe_tokens)
     return DataPlan(dataset, batch, total_steps, sampler, val, probes)
 
 

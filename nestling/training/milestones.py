@@ -12,18 +12,33 @@ chck_1000M. BabyLM names a checkpoint by the budget it stands for, so when a run
 its budget is stated in the milestone's unit (``budget.epochs`` for words or tokens, ``budget.max_tokens``
 for tokens), the budget itself is credited: the milestones up to it are written with the final weights.
 Each checkpoint.json still records the words and tokens actually seen.
+
+The track's epochs. A cleaned corpus counts slightly under its track's limit (cleaning drops blank lines
+and markup: 99.85M words of a 100M-word corpus), so ten passes over it count 998.5M words. The rule: an
+epoch over a corpus that holds at least ``TRACK_CORPUS_SHARE`` of its track's word limit is credited with
+the whole limit, so a run that completes the track's 10 epochs writes ``chck_1000M`` as its last revision.
+A smaller corpus is credited with its own words. Tracks whose limit is per language (multilingual) are
+credited with the corpus's own words (their cards count token exposures instead).
+
+Stopping short. A budget below the track's (``budget.max_tokens: 1e9`` is about 630M words at 0.63 words
+per token) never writes the later milestones; ``unwritten_revisions`` names them and the trainer says so
+at plan time, before the first step.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nestling.data.counting import track as track_limit
 from nestling.errors import UserError
 from nestling.run_folder import MILLION, milestone_millions, milestone_names  # noqa: F401 (names re-exported)
 from nestling.training.counting import plan_steps
 
 # Float slack for "reached": a credited budget of exactly 1e9 words reaches chck_1000M at scale 1.
 _SLACK = 1e-9
+# A corpus that holds at least this share of its track's word limit stands for the track's full corpus
+# (what cleaning removes is well under 1%); see "The track's epochs" above.
+TRACK_CORPUS_SHARE = 0.99
 
 
 @dataclass(frozen=True)
@@ -65,7 +80,19 @@ def seen_in(unit: str, tokens: float, words: float) -> float:
     return tokens if unit == "tokens" else words
 
 
-def planned_end_credit(unit: str, budget, corpus: Corpus) -> float | None:
+def epoch_words(corpus: Corpus, track: str | None) -> float:
+    """Words one completed epoch is credited with: the track's limit when the corpus stands for the
+    track's full corpus (module docstring, "The track's epochs"), else the corpus's own words."""
+    words = corpus.train_words + corpus.val_words
+    if track is None:
+        return words
+    limit = track_limit(track)
+    if limit.scope == "total" and words >= TRACK_CORPUS_SHARE * limit.limit_words:
+        return max(words, float(limit.limit_words))
+    return words
+
+
+def planned_end_credit(unit: str, budget, corpus: Corpus, track: str | None = None) -> float | None:
     """The budget a run that completes its plan is credited with, in ``unit``; None when the budget is not
     stated in that unit (a step budget is exact; a token budget says nothing exact about words)."""
     if budget.max_steps:
@@ -74,7 +101,7 @@ def planned_end_credit(unit: str, budget, corpus: Corpus) -> float | None:
         return float(budget.max_tokens) if unit == "tokens" else None
     if unit == "tokens":
         return float(budget.epochs) * (corpus.train_tokens + corpus.val_tokens)
-    return float(budget.epochs) * (corpus.train_words + corpus.val_words)
+    return float(budget.epochs) * epoch_words(corpus, track)
 
 
 def planned_revisions(recipe, corpus: Corpus) -> list[str]:
@@ -85,6 +112,22 @@ def planned_revisions(recipe, corpus: Corpus) -> list[str]:
     unit, tokens_per_step = recipe.checkpoints.unit, recipe.batch.global_batch * recipe.batch.seq_len
     tokens = plan_steps(recipe.budget, corpus.train_tokens, tokens_per_step) * tokens_per_step
     reached = seen_in(unit, tokens, tokens * corpus.words_per_token)
-    credit = planned_end_credit(unit, recipe.budget, corpus)
+    credit = planned_end_credit(unit, recipe.budget, corpus, recipe.data.track)
     reached = max(reached, credit) if credit is not None else reached
     return [m.name for m in crossed(milestones(float(recipe.checkpoints.milestone_scale)), 0, reached)]
+
+
+def unwritten_revisions(recipe, corpus: Corpus) -> list[str]:
+    """The chck_* names a completed run of ``recipe`` on ``corpus`` will not write (its budget stops short)."""
+    written = set(planned_revisions(recipe, corpus))
+    return [name for name in milestone_names() if name not in written]
+
+
+def plan_message(recipe, corpus: Corpus) -> str:
+    """One line said at plan time: the revisions the run writes and, when it stops short, those it will not."""
+    written, missing = planned_revisions(recipe, corpus), unwritten_revisions(recipe, corpus)
+    span = f"{written[0]} ... {written[-1]}" if written else "none"
+    line = f"plan: writes {len(written)} revisions ({span}) and final"
+    if missing:
+        line += f"; its budget stops short, so it will not write {missing[0]} ... {missing[-1]} ({len(missing)})"
+    return line

@@ -25,6 +25,7 @@ import gc
 import math
 import shutil
 import signal
+import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nestling.data.ledger import LEDGER
+from nestling.data.ledger import LEDGER, exposure_report, unique_tokens
 from nestling.errors import UserError
 from nestling.recipe import BABYLM_MAX_EPOCHS, dump_recipe, load_recipe
 from nestling.run_folder import METRICS, SUMMARY, run_dir_name, write_recipe
@@ -43,7 +44,7 @@ from nestling.training.counting import Counter, check_epochs
 from nestling.training.data_plan import make_data_plan, open_dataset
 from nestling.training.distributed import Dist, all_reduce_sum, any_rank
 from nestling.training.metrics import LogWindow, MetricsLog, truncate_after, write_run_summary
-from nestling.training.milestones import milestones
+from nestling.training.milestones import milestones, plan_message
 from nestling.training.mixer import build_run_mixer, probe_and_update, sample_languages
 from nestling.training.optim import build_optimizer
 from nestling.training.schedule import build_schedule
@@ -98,6 +99,10 @@ def _setup(recipe, out_dir, resume, dist: Dist) -> TrainState:
         checkpointing.resume(s)
     elif dist.is_main:
         _write_run_files(s)
+        # Said before the first step, so a budget that stops short of the track is known at plan time.
+        print(plan_message(recipe, dataset.corpus), file=sys.stderr)
+        print(exposure_report(unique_tokens(dataset.ledger, dataset.metas), s.mixer.probabilities(),
+                              plan.total_tokens), file=sys.stderr)
     if dist.is_main:
         truncate_after(run_dir / METRICS, s.loop.step)
     distributed.barrier(dist)

@@ -1,7 +1,7 @@
 import pytest
 
 from nestling.errors import UserError
-from nestling.data.ledger import token_budgets
+from nestling.data.ledger import exposure_report, token_budgets, unique_tokens
 
 METAS = {
     "eng": {"train_tokens": 1000, "words_per_token": 0.75},
@@ -38,3 +38,21 @@ def test_bad_inputs():
         token_budgets(None, {"eng": {}}, 1)
     with pytest.raises(UserError):
         token_budgets({"languages": {"eng": {"word_budget": 5}}}, {"eng": {"train_tokens": 10}}, 1)
+
+
+def test_unique_tokens_are_the_budget_before_epochs():
+    ledger = {"languages": {"eng": {"word_budget": 10**6}, "zho": {"word_budget": 600}}}
+    assert unique_tokens(ledger, METAS) == {"eng": 1000, "zho": 1200}
+    assert token_budgets(ledger, METAS, 4) == {lang: 4 * n for lang, n in unique_tokens(ledger, METAS).items()}
+
+
+def test_the_taam_cards_exposures_are_about_six_and_a_half_passes():
+    # The card: 655,360,000 exposures at its final pi over a corpus of at most 100M unique tokens.
+    metas = {"eng": {"train_tokens": 30_000_000}, "nld": {"train_tokens": 30_000_000},
+             "zho": {"train_tokens": 40_000_000}}
+    unique = unique_tokens(None, metas)
+    pi = {"eng": 0.159, "nld": 0.258, "zho": 0.583}
+    line = exposure_report(unique, pi, 655_360_000)
+    assert sum(unique.values()) == 100_000_000
+    assert line.endswith("total 655,360,000 over 100,000,000 (6.55 passes)")
+    assert "zho 382,074,880 over 40,000,000 (9.55 passes)" in line

@@ -1,4 +1,4 @@
-from nestling.mixing.simulate import format_simulation, run_simulation
+from nestling.mixing.simulate import format_simulation, run_simulation, starved
 
 EXP3_MIN = 0.10 + 0.7 * 0.1 / 3  # floor + (1 - K f) * gamma / K: the least EXP3 gives any language
 
@@ -36,3 +36,14 @@ def test_cli_prints_a_table(prior_record, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "final pi:" in out and "reward v2" in out
     assert (tmp_path / "simulate_v2.png").is_file()
+
+
+def test_the_simulator_says_v1_starves_the_hardest_language_and_v2_does_not(prior_record):
+    # docs/taam-v1-starvation.md: the command and its default 300 rounds.
+    v1, v2 = run_simulation("v1", seed=0), run_simulation("v2", seed=0)
+    assert v1["least_pi"] == EXP3_MIN
+    assert "zho" in starved(v1) and "zho" not in starved(v2)
+    assert "hardest language zho: starved" in format_simulation(v1)
+    assert "hardest language zho: not starved" in format_simulation(v2)
+    share = {r["reward"]: r["exposures"]["zho"] / sum(r["exposures"].values()) for r in (v1, v2)}
+    assert share["v1"] < 0.2 < 0.7 < share["v2"]

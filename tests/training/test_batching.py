@@ -6,7 +6,7 @@ import torch
 
 from nestling.errors import UserError
 from nestling.models import build_model
-from nestling.training.batching import WindowSampler, draw_batch, eval_windows, plan_batch
+from nestling.training.batching import WindowSampler, draw_batch, eval_windows, held_out_split, plan_batch
 from nestling.training.distributed import Dist
 from nestling.training.trainer import accumulate_gradients
 from tests.training.helpers import TINY_LLAMA, VOCAB, synthetic_tokens
@@ -81,3 +81,19 @@ def test_eval_windows_cover_the_slice():
     assert w.shape == (4, 9) and w[0, 0] == 0 and w[-1, -1] == 32
     assert eval_windows(val, 8, 32, from_end=True)[-1, -1] == 99
     assert eval_windows(np.arange(5), 8, 100).shape == (1, 5)
+
+
+def test_probes_are_a_split_of_their_own():
+    # Table (b)'s shape: a val shard of ~8,192 tokens, 16,384 validation tokens asked, 2,048 probe tokens.
+    val = np.arange(8_192)
+    val_part, probe_part = held_out_split(val, probe_tokens=2_048)
+    assert len(probe_part) == 2_049 and len(val_part) + len(probe_part) == len(val)
+    validation = eval_windows(val_part, seq_len=128, n_tokens=16_384)
+    probes = eval_windows(probe_part, seq_len=128, n_tokens=2_048)
+    assert set(validation.flatten().tolist()).isdisjoint(probes.flatten().tolist())
+    assert probes.numel() > 0 and validation.numel() > 0
+
+
+def test_a_short_val_shard_keeps_half_for_validation():
+    val_part, probe_part = held_out_split(np.arange(100), probe_tokens=4_096)
+    assert len(val_part) == 50 and len(probe_part) == 50

@@ -28,10 +28,11 @@ class StreamMixerConfig(PretrainedConfig):
 
     ``StreamMixerConfig()`` is the reference BabyLM configuration: 16 pre-norm layers of width 512, layer 8
     a causal self-attention layer (8 heads of 64, RoPE), the other 15 stream mixers (32 streams of dimension
-    64, 4 sigmoid-gated read heads), SwiGLU MLPs of width 1408, a 16,384-token vocabulary, context 1,024 and
-    an output head tied to the embedding: **48,734,748 parameters** (+1.17% of the published 48,169,440).
-    The MLP width 1408 (= 11 x 128, a matmul-friendly multiple) is the nearest such width to the published
-    count; 1385 would match it to 60 parameters but tiles badly.
+    64, 4 sigmoid-gated read heads), SwiGLU MLPs of width 1385, a 16,384-token vocabulary, context 1,024 and
+    an output head tied to the embedding: **48,169,500 parameters**, the published 48,169,440 to 60
+    parameters (+0.0001%). The card states the count, not the MLP width: 1385 is a reconstruction, the
+    width that reproduces the count given every other published dimension (1408 = 11 x 128 tiles better
+    on matmul units but builds 48,734,748, +1.17%).
 
     Per mixer layer: W_v 512x64, W_r 512x32, 32 decay logits, W_q 512x256, W_o 256x512, QK-norm weights
     (2 x 64), gate scale (4) and bias (4 x 32), output norm (256) = 311,844 parameters.
@@ -74,7 +75,7 @@ class StreamMixerConfig(PretrainedConfig):
         self,
         vocab_size: int = 16384,
         hidden_size: int = 512,
-        intermediate_size: int = 1408,
+        intermediate_size: int = 1385,
         num_hidden_layers: int = 16,
         attention_layers: list[int] | tuple[int, ...] = (8,),
         n_streams: int = 32,

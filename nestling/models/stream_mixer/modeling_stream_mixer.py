@@ -159,6 +159,9 @@ class StreamMixer(nn.Module):
     Write: v_t = W_v x_t; r_t = softmax(W_r x_t) over streams; S_t[m] = lambda_m S_{t-1}[m] + (1-lambda_m) r_t[m] v_t.
     Read: per head h, q = RMSNorm(W_q^h x_t); k_m = RMSNorm(S_t[m]); g_m = sigmoid(a_h <q, k_m> / sqrt(Dv) + b_hm),
     one independent sigmoid per stream; o^h = RMSNorm(sum_m g_m S_t[m]); output W_o [o^1 .. o^H].
+
+    A reconstruction: the card gives the sizes (32 streams of 64, 4 sigmoid-gated read heads, QK-norm) and
+    no formula; these equations are nestling's reading of them (docs/reconstructions.md gives each reason).
     """
 
     def __init__(self, config: StreamMixerConfig, layer_idx: int):

@@ -2,6 +2,8 @@
 
 ``u_t[m] = (1 - lambda_m) r_t[m] mask_t`` is the write strength: routing weight times one minus the decay,
 zero at padding. Both forms return every state (the reads need S_t at every t) and the last one.
+The write rule is a reconstruction (the card names decaying memory streams, not their equations; see
+docs/reconstructions.md).
 
 Shapes: B batch, T time, M streams, Dv stream dimension, C chunk, N chunks.
 """
