@@ -15,6 +15,7 @@ the working tree. Weights are plain git blobs, not LFS: ``nestling push`` upload
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -25,7 +26,7 @@ from pathlib import Path
 from nestling.errors import UserError
 
 from .card import fmt_int, render_card
-from .run import Checkpoint, Run, load_run, require_exportable
+from .run import Checkpoint, Run, load_run, read_json, require_exportable
 
 # Fixed identity: the export must not depend on (or fail for lack of) the user's git config.
 GIT_IDENTITY = {"GIT_AUTHOR_NAME": "nestling", "GIT_AUTHOR_EMAIL": "nestling@localhost",
@@ -37,6 +38,13 @@ _GIT_SETTINGS = ("core.hooksPath=/dev/null", "core.attributesFile=/dev/null", "c
                  "core.autocrlf=false", "filter.lfs.required=false", "filter.lfs.clean=", "filter.lfs.smudge=",
                  "filter.lfs.process=", "commit.gpgsign=false", "core.loosecompression=0", "core.compression=0")
 _GIT_CONFIG = [arg for setting in _GIT_SETTINGS for arg in ("-c", setting)]
+TOKENIZER_CONFIG = "tokenizer_config.json"
+# What a causal LM's forward takes. Without this key transformers 4.x falls back to the base class's
+# default, which includes token_type_ids: `generate(**tokenizer(text, return_tensors="pt"))` then raises
+# "model_kwargs are not used by the model: ['token_type_ids']" (transformers 4.51.3, the strict pipeline's pin).
+MODEL_INPUT_NAMES = ["input_ids", "attention_mask"]
+# transformers 5 saves a plain fast tokenizer under a class name transformers 4 does not know.
+_PORTABLE_TOKENIZER_CLASS = {"TokenizersBackend": "PreTrainedTokenizerFast"}
 
 
 def git_command(repo: Path, *args: str) -> list[str]:
@@ -67,14 +75,32 @@ def model_files(folder: Path) -> list[Path]:
     return files
 
 
+def exported_tokenizer_config(folder: Path) -> str | None:
+    """The folder's tokenizer_config.json as the export writes it (None without one): the model's inputs
+    named (`MODEL_INPUT_NAMES`) and a tokenizer class every supported transformers loads; else unchanged."""
+    path = folder / TOKENIZER_CONFIG
+    if not path.is_file():
+        return None
+    config = read_json(path)
+    config["model_input_names"] = MODEL_INPUT_NAMES
+    cls = config.get("tokenizer_class")
+    config["tokenizer_class"] = _PORTABLE_TOKENIZER_CLASS.get(cls, cls)
+    return json.dumps({k: v for k, v in config.items() if v is not None}, indent=2, ensure_ascii=False) + "\n"
+
+
 def _commit_folder_as_branch(repo: Path, folder: Path, branch: str, readme: str, parent: str, message: str) -> str:
-    """Commit ``folder``'s files (+ README.md text) as the whole tree of ``branch``; return the commit id."""
-    files = [rel for rel in model_files(folder) if rel.as_posix() != "README.md"]
+    """Commit ``folder``'s files (+ README.md text) as the whole tree of ``branch``; return the commit id.
+
+    README.md and tokenizer_config.json are the export's own texts, not the folder's files."""
+    written = {"README.md": readme, TOKENIZER_CONFIG: exported_tokenizer_config(folder)}
+    files = [rel for rel in model_files(folder) if rel.as_posix() not in written]
     paths = "\n".join(str(folder / rel) for rel in files) + "\n"
     blob_ids = git(repo, "hash-object", "-w", "--no-filters", "--stdin-paths", input=paths.encode()).split()
-    readme_id = git(repo, "hash-object", "-w", "--stdin", input=readme.encode()).strip()
     entries = [f"100644 {sha}\t{rel.as_posix()}" for sha, rel in zip(blob_ids, files)]
-    entries.append(f"100644 {readme_id}\tREADME.md")
+    for name, text in written.items():
+        if text is not None:
+            sha = git(repo, "hash-object", "-w", "--stdin", input=text.encode()).strip()
+            entries.append(f"100644 {sha}\t{name}")
     with tempfile.TemporaryDirectory(dir=repo / ".git") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}  # a private index: main's stays untouched
         git(repo, "update-index", "--add", "--index-info", input=("\n".join(entries) + "\n").encode(), env=env)
@@ -89,6 +115,9 @@ def _build(run: Run, tmp: Path, *, compare: Run | None, card_kwargs: dict) -> No
     for rel in model_files(final.path):
         (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(final.path / rel, tmp / rel)
+    tokenizer_config = exported_tokenizer_config(final.path)
+    if tokenizer_config is not None:
+        (tmp / TOKENIZER_CONFIG).write_text(tokenizer_config, encoding="utf-8")
     (tmp / "README.md").write_text(render_card(run, compare=compare, **card_kwargs), encoding="utf-8")
     git(tmp, "init", "-q", "-b", "main")
     # -f: a global ignore file (some people ignore *.safetensors) must not drop weights from the commit.
