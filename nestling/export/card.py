@@ -367,8 +367,8 @@ def _suite_section(run: Run) -> str | None:
         rows.append(["reading", "% of max R2 increase", NOT_RUN, NOT_RUN])
     rows.append(_aoa_row(results))
     out = ["## BabyLM strict-track suite", "",
-           f"`{results.get('suite') or NOT_RUN}` on revision `{rev}`, scored as the official pipeline scores it (ties go to the "
-           "first candidate; accuracy = mean over UIDs, entity tracking over splits; reading = increase in R2 over "
+           f"`{results.get('suite') or NOT_RUN}` on revision `{rev}`, scored as the official pipeline scores it "
+           "(ties go to the first candidate; accuracy = mean over UIDs, entity tracking over splits; reading = increase in R2 over "
            "the baseline predictors as a percentage of the maximum, averaged over the eye-tracking measures, and "
            "for self-paced reading with one-word spillover; AoA as the official `AoAEvaluator` scores the "
            "age-of-acquisition surprisals of every revision, shown at the final one).", "",
