@@ -23,6 +23,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from nestling.data.tokenizer import MODEL_INPUT_NAMES
 from nestling.errors import UserError
 
 from .card import fmt_int, render_card
@@ -39,10 +40,6 @@ _GIT_SETTINGS = ("core.hooksPath=/dev/null", "core.attributesFile=/dev/null", "c
                  "filter.lfs.process=", "commit.gpgsign=false", "core.loosecompression=0", "core.compression=0")
 _GIT_CONFIG = [arg for setting in _GIT_SETTINGS for arg in ("-c", setting)]
 TOKENIZER_CONFIG = "tokenizer_config.json"
-# What a causal LM's forward takes. Without this key transformers 4.x falls back to the base class's
-# default, which includes token_type_ids: `generate(**tokenizer(text, return_tensors="pt"))` then raises
-# "model_kwargs are not used by the model: ['token_type_ids']" (transformers 4.51.3, the strict pipeline's pin).
-MODEL_INPUT_NAMES = ["input_ids", "attention_mask"]
 # transformers 5 saves a plain fast tokenizer under a class name transformers 4 does not know.
 _PORTABLE_TOKENIZER_CLASS = {"TokenizersBackend": "PreTrainedTokenizerFast"}
 
@@ -77,7 +74,8 @@ def model_files(folder: Path) -> list[Path]:
 
 def exported_tokenizer_config(folder: Path) -> str | None:
     """The folder's tokenizer_config.json as the export writes it (None without one): the model's inputs
-    named (`MODEL_INPUT_NAMES`) and a tokenizer class every supported transformers loads; else unchanged."""
+    named (`MODEL_INPUT_NAMES`: runs whose tokenizer predates it lack them) and a tokenizer class every
+    supported transformers loads; else unchanged."""
     path = folder / TOKENIZER_CONFIG
     if not path.is_file():
         return None
