@@ -72,33 +72,44 @@ def model_files(folder: Path) -> list[Path]:
     return files
 
 
-def exported_tokenizer_config(folder: Path) -> str | None:
-    """The folder's tokenizer_config.json as the export writes it (None without one): the model's inputs
-    named (`MODEL_INPUT_NAMES`: runs whose tokenizer predates it lack them) and a tokenizer class every
-    supported transformers loads; else unchanged."""
-    path = folder / TOKENIZER_CONFIG
-    if not path.is_file():
-        return None
-    config = read_json(path)
-    config["model_input_names"] = MODEL_INPUT_NAMES
-    cls = config.get("tokenizer_class")
-    config["tokenizer_class"] = _PORTABLE_TOKENIZER_CLASS.get(cls, cls)
-    return json.dumps({k: v for k, v in config.items() if v is not None}, indent=2, ensure_ascii=False) + "\n"
+def _json_text(data: dict) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def exported_texts(folder: Path) -> dict[str, str]:
+    """The files of a model folder that the export rewrites, {name: text}; every other file is copied as is.
+
+    - tokenizer_config.json: the model's inputs named (`MODEL_INPUT_NAMES`; runs whose tokenizer predates
+      it lack them) and a tokenizer class every supported transformers loads.
+    - config.json of a remote-code model: `tokenizer_class` too. transformers 4.51.3's `pipeline()` loads a
+      tokenizer only for a config type it knows or one naming its tokenizer class; otherwise it runs with
+      none and fails ("'NoneType' object is not callable").
+    """
+    texts = {}
+    tokenizer_class = None
+    if (folder / TOKENIZER_CONFIG).is_file():
+        config = read_json(folder / TOKENIZER_CONFIG)
+        tokenizer_class = _PORTABLE_TOKENIZER_CLASS.get(config.get("tokenizer_class"), config.get("tokenizer_class"))
+        config.update(model_input_names=MODEL_INPUT_NAMES, tokenizer_class=tokenizer_class)
+        texts[TOKENIZER_CONFIG] = _json_text({k: v for k, v in config.items() if v is not None})
+    model_config = read_json(folder / "config.json") if (folder / "config.json").is_file() else {}
+    if model_config.get("auto_map") and tokenizer_class and not model_config.get("tokenizer_class"):
+        texts["config.json"] = _json_text({**model_config, "tokenizer_class": tokenizer_class})
+    return texts
 
 
 def _commit_folder_as_branch(repo: Path, folder: Path, branch: str, readme: str, parent: str, message: str) -> str:
     """Commit ``folder``'s files (+ README.md text) as the whole tree of ``branch``; return the commit id.
 
-    README.md and tokenizer_config.json are the export's own texts, not the folder's files."""
-    written = {"README.md": readme, TOKENIZER_CONFIG: exported_tokenizer_config(folder)}
+    README.md and the files `exported_texts` rewrites are the export's own texts, not the folder's files."""
+    written = {**exported_texts(folder), "README.md": readme}
     files = [rel for rel in model_files(folder) if rel.as_posix() not in written]
     paths = "\n".join(str(folder / rel) for rel in files) + "\n"
     blob_ids = git(repo, "hash-object", "-w", "--no-filters", "--stdin-paths", input=paths.encode()).split()
     entries = [f"100644 {sha}\t{rel.as_posix()}" for sha, rel in zip(blob_ids, files)]
     for name, text in written.items():
-        if text is not None:
-            sha = git(repo, "hash-object", "-w", "--stdin", input=text.encode()).strip()
-            entries.append(f"100644 {sha}\t{name}")
+        sha = git(repo, "hash-object", "-w", "--stdin", input=text.encode()).strip()
+        entries.append(f"100644 {sha}\t{name}")
     with tempfile.TemporaryDirectory(dir=repo / ".git") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}  # a private index: main's stays untouched
         git(repo, "update-index", "--add", "--index-info", input=("\n".join(entries) + "\n").encode(), env=env)
@@ -113,9 +124,8 @@ def _build(run: Run, tmp: Path, *, compare: Run | None, card_kwargs: dict) -> No
     for rel in model_files(final.path):
         (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(final.path / rel, tmp / rel)
-    tokenizer_config = exported_tokenizer_config(final.path)
-    if tokenizer_config is not None:
-        (tmp / TOKENIZER_CONFIG).write_text(tokenizer_config, encoding="utf-8")
+    for name, text in exported_texts(final.path).items():
+        (tmp / name).write_text(text, encoding="utf-8")
     (tmp / "README.md").write_text(render_card(run, compare=compare, **card_kwargs), encoding="utf-8")
     git(tmp, "init", "-q", "-b", "main")
     # -f: a global ignore file (some people ignore *.safetensors) must not drop weights from the commit.

@@ -250,3 +250,16 @@ def test_exported_tokenizer_names_the_model_inputs(exported, mixer_export):
             assert config["tokenizer_class"] == "PreTrainedTokenizerFast"  # a class transformers 4 knows
         tokenizer = AutoTokenizer.from_pretrained(repo)
         assert set(tokenizer("The cat sat on the", return_tensors="pt")) == {"input_ids", "attention_mask"}
+
+
+def test_remote_code_config_names_its_tokenizer_for_pipeline(demo_run, exported, mixer_export):
+    """transformers 4.51.3's pipeline() loads no tokenizer for an unknown config type that names none."""
+    from transformers import pipeline
+
+    for rev in ("main", "chck_2M"):
+        assert json.loads(git(mixer_export, "show", f"{rev}:config.json"))["tokenizer_class"] == "PreTrainedTokenizerFast"
+    # A native Llama's config is the run's, byte for byte (transformers knows its tokenizer).
+    assert (exported / "config.json").read_bytes() == (demo_run / "final" / "config.json").read_bytes()
+    generator = pipeline("text-generation", model=str(mixer_export), trust_remote_code=True)
+    assert generator("The cat sat on the", max_new_tokens=3, do_sample=False)[0]["generated_text"].startswith(
+        "The cat sat on the")
