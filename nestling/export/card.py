@@ -95,10 +95,12 @@ def _architecture_method(model: dict) -> str:
         return ("**Model.** A Hybrid Stream Mixer: "
                 f"{fmt_value(model.get('num_hidden_layers'))} blocks of width {fmt_value(model.get('hidden_size'))}, "
                 f"causal RoPE attention at block(s) {fmt_value(model.get('attention_layers'))}, the others stream "
-                f"mixers with {fmt_value(model.get('n_streams'))} streams of {fmt_value(model.get('stream_dim'))} read "
-                f"by {fmt_value(model.get('n_read_heads'))} heads, computed in chunks of "
-                f"{fmt_value(model.get('chunk_size'))} tokens. The stream mixer's internals (stream write, decay and "
-                f"read) are {RECONSTRUCTED}: nestling rebuilt them from the published card's description.")
+                f"mixers: {fmt_value(model.get('n_streams'))} content-routed memory streams of "
+                f"{fmt_value(model.get('stream_dim'))} with learned decays, S_t[m] = lambda_m S_t-1[m] + "
+                f"(1 - lambda_m) r_t[m] v_t, read by {fmt_value(model.get('n_read_heads'))} sigmoid-gated heads and "
+                f"computed in chunks of {fmt_value(model.get('chunk_size'))} tokens. These stream-mixer internals "
+                f"(routing, decay, write and read) are {RECONSTRUCTED}: nestling rebuilt them from the published "
+                "card's description.")
     return f"**Model.** Architecture `{fmt_value(model.get('arch'))}`."
 
 

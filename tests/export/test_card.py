@@ -297,7 +297,8 @@ def test_method_section_marks_nestlings_reconstructions(demo_run, tmp_path):
     for part in ("Model.", "Language mixing (TAAM).", "Budget."):
         assert "nestling's reconstruction, not the paper's formula" in paragraphs[part], part
     assert paragraphs["Language mixing (TAAM)."].count("reconstruction") == 2  # the prior and the rewards
-    assert "v2, cross-lingual deficit" in method and "8 streams of 32" in method and "Muon (peak LR 0.02)" in method
+    assert "v2, cross-lingual deficit" in method and "8 content-routed memory streams of 32" in method
+    assert "Muon (peak LR 0.02)" in method
     # A native Llama with static mixing on one track: nothing reconstructed, nothing said to be.
     _with_recipe(run, model={"arch": "llama", "num_hidden_layers": 4, "hidden_size": 128},
                  mixing={"method": "uniform"}, data={"track": "strict-small"})
