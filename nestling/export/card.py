@@ -131,8 +131,8 @@ def _method_section(run: Run) -> str | None:
     parts = [_architecture_method(recipe.get("model") or {}), _mixing_method(recipe.get("mixing") or {})]
     if data.get("track") == "multilingual":
         parts.append("**Budget.** Words are counted in English-word equivalents: UTF-8 bytes / (5.43 x the "
-                     "language's byte premium), with premiums from Arnett et al. 2024; this conversion is "
-                     f"{RECONSTRUCTED} of the multilingual track's rule.")
+                     "language's byte premium), with premiums from Arnett et al. 2024. This conversion of the "
+                     f"multilingual track's word budget is {RECONSTRUCTED}.")
     if opt.get("name") == "muon_adamw":
         parts.append(f"**Optimizer.** Muon (peak LR {fmt_value(opt.get('muon_lr'))}) on the hidden weight matrices, "
                      f"AdamW (peak LR {fmt_value(opt.get('adamw_lr'))}) on the rest, weight decay "
@@ -411,7 +411,7 @@ def _validation_section(run: Run, baseline: Run | None) -> str | None:
     text = ["## Validation loss", "", "Final held-out loss (nats per token) and perplexity (exp of the loss), "
             "from `summary.json` and the last validation record of `metrics.jsonl`."]
     if baseline is not None:
-        header += [f"{baseline.name} loss", f"{baseline.name} perplexity", "Δ loss", "Δ perplexity"]
+        header += ["Baseline loss", "Baseline perplexity", "Δ loss", "Δ perplexity"]
         text[-1] += (f" Baseline: **{baseline.name}** (`{baseline.path.name}`); Δ = this run minus the baseline "
                      "(negative is better). Both runs' held-out sets are their own: the Δ compares like with like "
                      "only when they were trained on the same prepared data.")

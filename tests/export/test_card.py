@@ -235,8 +235,9 @@ def test_reading_and_aoa_rows_say_not_run_until_results_hold_them(demo_run, tmp_
 
 def test_validation_loss_and_perplexity_against_the_baseline(card, demo_run, other_run, files):
     rows = {r[0]: r for r in parse_tables(card)["Validation loss"]}
-    assert rows[""][1:] == ["Val loss", "Val perplexity", "ablation loss", "ablation perplexity", "Δ loss",
+    assert rows[""][1:] == ["Val loss", "Val perplexity", "Baseline loss", "Baseline perplexity", "Δ loss",
                             "Δ perplexity"]
+    assert "Baseline: **ablation** (`ablation`)" in card
     ours, theirs = files["summary"], json.loads((other_run / "summary.json").read_text())
     loss, base = ours["final_val_loss"], theirs["final_val_loss"]
     assert [num(c) for c in rows["all languages"][1:5]] == pytest.approx(
