@@ -39,7 +39,8 @@ lock:
 	# The CPU wheel's local label (+cpu) is machine-specific; the plain version matches CPU and CUDA builds.
 	sed -i -E 's/^(torch==[0-9.]+)\+[a-z0-9]+/\1/' $(LOCK)
 
-# Exported models against every transformers the official BabyLM pipelines use (see BENCHMARKS.md).
+# Exported models (Stream Mixer and native Llama) against every transformers the official BabyLM pipelines
+# use: loading, logits, generation, pipeline() and the card's own Usage block run verbatim (see BENCHMARKS.md).
 compat: $(STAMP)
 	$(PY) benchmarks/compat_transformers.py
 

@@ -7,8 +7,8 @@ import nestling (the folder's own code must be enough). Writes one JSON file:
 
 Records: which auto classes load (AutoConfig, AutoTokenizer, AutoProcessor, AutoModelForCausalLM,
 AutoModel, AutoModelForSequenceClassification), logits on fixed sentences, AutoModel's hidden states
-against the causal model's, greedy generation with and without the cache, and the summed log-probability
-of both sentences of each minimal pair.
+against the causal model's, greedy generation with and without the cache, the summed log-probability
+of both sentences of each minimal pair, and the text of ``pipeline("text-generation", ...)``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from transformers import (  # noqa: E402
     AutoModelForSequenceClassification,
     AutoProcessor,
     AutoTokenizer,
+    pipeline,
 )
 
 SENTENCES = ["The cat sat on the mat.", "Where did the children go?", "De hond slaapt.", "我 有 一 本 书 。"]
@@ -82,7 +83,15 @@ def probe(model_dir: str, pairs_path: str) -> dict:
         pairs = [json.loads(line) for line in f if line.strip()]
     out["pairs"] = [[_sentence_logprob(lm, tok, p["sentence_good"]), _sentence_logprob(lm, tok, p["sentence_bad"])]
                     for p in pairs]
+    text, failure = _loads(lambda: _pipeline_text(model_dir))
+    out["pipeline"] = failure if text is None else text
     return out
+
+
+def _pipeline_text(model_dir: str) -> str:
+    """What a user's first pipeline call returns: greedy text from the folder, loaded by name."""
+    generator = pipeline("text-generation", model=model_dir, trust_remote_code=True)
+    return generator(PROMPTS[0], max_new_tokens=24, do_sample=False)[0]["generated_text"]
 
 
 if __name__ == "__main__":

@@ -319,7 +319,8 @@ def build_parser() -> Parser:
     p.add_argument("run", type=Path)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--force", action="store_true", help="replace a non-empty output folder")
-    p.add_argument("--compare", type=Path, metavar="RUN_DIR", help="add a Delta column against this run")
+    p.add_argument("--baseline", "--compare", dest="compare", type=Path, metavar="RUN_DIR",
+                   help="a baseline run: the card's Delta columns (validation loss, perplexity, scores) against it")
     p.add_argument("--allow-unevaluated", action="store_true", help="export a run without results.json")
     p.add_argument("--repo-id", metavar="OWNER/NAME", help="Hub id used in the card's usage snippet")
     p.set_defaults(func=cmd_export)

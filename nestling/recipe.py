@@ -67,6 +67,8 @@ SCHEMA: dict[str, Any] = {
     "method": Key("nestling", (str,), "Method name; the run folder is runs/<date>_<method>_seed<N>."),
     "seed": Key(0, (int,), "Seed for data order, mixing, initialisation and evaluation ties."),
     "base": Key(None, OPT_STR, "A recipe (shipped name or path) this one starts from; its keys are overridden here."),
+    "citation": Key(None, OPT_STR, "BibTeX the model card prints under Citation (null: the run folder's "
+                    "citation.bib or CITATION.cff, else no Citation section; never made up)."),
     "run": {
         "out_root": Key("runs", (str,), "Folder under which run folders are created."),
         "device": Key("auto", (str,), "auto (CUDA when present, else CPU), cpu, cuda or cuda:N."),

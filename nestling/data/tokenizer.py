@@ -23,6 +23,10 @@ from nestling.files import publish_folder
 
 PAD, BOS, EOS = "<pad>", "<s>", "</s>"
 SPECIAL_TOKENS = [PAD, BOS, EOS]
+# What a causal LM's forward takes, saved in tokenizer_config.json. Without it transformers 4.x falls back
+# to its base default, which includes token_type_ids, and `model.generate(**tokenizer(text, return_tensors="pt"))`
+# raises "model_kwargs are not used by the model: ['token_type_ids']" (4.51.3, the strict pipeline's pin).
+MODEL_INPUT_NAMES = ["input_ids", "attention_mask"]
 # Fertility is measured on each language's first lines, up to this many bytes.
 FERTILITY_SAMPLE_BYTES = 1 << 20
 # Lines longer than this are cut for training only: BPE statistics need no more, and long
@@ -89,11 +93,12 @@ def save_tokenizer(tok, out_dir: Path) -> None:
     from transformers import PreTrainedTokenizerFast
 
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token=PAD,
-                                   clean_up_tokenization_spaces=False)
+                                   clean_up_tokenization_spaces=False, model_input_names=MODEL_INPUT_NAMES)
     fast.save_pretrained(str(out_dir))
     config_path = Path(out_dir) / "tokenizer_config.json"
     config = json.loads(config_path.read_text())
     config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    config["model_input_names"] = MODEL_INPUT_NAMES
     config_path.write_text(json.dumps(config, indent=2) + "\n")
 
 

@@ -7,6 +7,9 @@ checkpoints' config.json and checkpoint.json). Anything the files lack is writte
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from pathlib import Path
 
 import yaml
@@ -16,6 +19,8 @@ from nestling.errors import UserError
 from .compare import delta, eval_scores, headline, score_deltas
 from .format import (NOT_EVALUATED, NOT_RECORDED, fmt_delta, fmt_duration, fmt_float, fmt_int, fmt_pct,  # noqa: F401
                      fmt_value, table)
+from nestling.recipe import REWARD_ALIASES
+
 from .run import Checkpoint, Run, load_run, revision_sort_key
 
 # ISO 639-3 -> the 639-1 code the Hub's language filter uses; other codes pass through unchanged.
@@ -29,16 +34,12 @@ _CONFIG_SKIP = {"architectures", "auto_map", "transformers_version", "torch_dtyp
                 "bos_token_id", "eos_token_id", "pad_token_id", "output_attentions", "output_hidden_states",
                 "return_dict", "_name_or_path", "pretraining_tp", "initializer_range"}
 
-CITATION = """@misc{charpentier2025babylmturns3,
-  title         = {BabyLM Turns 3: Call for papers for the 2025 BabyLM workshop},
-  author        = {Lucas Charpentier and Leshem Choshen and Ryan Cotterell and Mustafa Omer Gul and Michael Hu and
-                   Jaap Jumelet and Tal Linzen and Jing Liu and Aaron Mueller and Candace Ross and Raj Sanjay Shah and
-                   Alex Warstadt and Ethan Wilcox and Adina Williams},
-  year          = {2025},
-  eprint        = {2502.10645},
-  archivePrefix = {arXiv},
-  primaryClass  = {cs.CL}
-}"""
+# A run's own citation, looked up in this order: the recipe's `citation` key, then these files in the run folder.
+CITATION_FILES = (("citation.bib", "bibtex"), ("CITATION.cff", "yaml"))
+NOT_RUN = "not run"
+# Method notes for the parts whose formulas nestling reconstructed from a card's or paper's description
+# rather than taking from the authors' code.
+RECONSTRUCTED = "*nestling's reconstruction, not the paper's formula*"
 
 
 def flatten(d: dict, prefix: str = "") -> dict:
@@ -76,13 +77,74 @@ def _overview(run: Run, revision: Checkpoint | None) -> str:
                   "The final model is on the `main` branch.", ""]
     lines += [f"A causal language model ({fmt_value(arch)} architecture) trained from scratch with "
               f"nestling on a child-sized word budget for the BabyLM "
-              f"{ledger.get('track', NOT_RECORDED)} track.", "", ""]
+              f"{ledger.get('track', NOT_RECORDED)} track (BabyLM Turns 3, arXiv:2502.10645).", "", ""]
     rows = [["Track", fmt_value(ledger.get("track"))], ["Method", fmt_value(s.get("method"))],
             ["Seed", fmt_value(s.get("seed"))], ["Architecture", fmt_value(arch)],
             ["Parameters", fmt_int(s.get("params"))], ["Words seen", fmt_int(s.get("words_seen"))],
             ["Tokens seen", fmt_int(s.get("tokens_seen"))],
             ["Training wall-clock", fmt_duration(s.get("wall_clock_s"))], ["Hardware", fmt_value(s.get("hardware"))]]
     return "\n".join(lines) + table(["", ""], rows)
+
+
+def _architecture_method(model: dict) -> str:
+    if model.get("arch") == "llama":
+        size = (f", {model['num_hidden_layers']} layers of width {model['hidden_size']}"
+                if model.get("num_hidden_layers") and model.get("hidden_size") else "")
+        return f"**Model.** A Llama decoder (transformers' own `LlamaForCausalLM`: no remote code){size}."
+    if model.get("arch") == "stream_mixer":
+        return ("**Model.** A Hybrid Stream Mixer: "
+                f"{fmt_value(model.get('num_hidden_layers'))} blocks of width {fmt_value(model.get('hidden_size'))}, "
+                f"causal RoPE attention at block(s) {fmt_value(model.get('attention_layers'))}, the others stream "
+                f"mixers: {fmt_value(model.get('n_streams'))} content-routed memory streams of "
+                f"{fmt_value(model.get('stream_dim'))} with learned decays, S_t[m] = lambda_m S_t-1[m] + "
+                f"(1 - lambda_m) r_t[m] v_t, read by {fmt_value(model.get('n_read_heads'))} sigmoid-gated heads and "
+                f"computed in chunks of {fmt_value(model.get('chunk_size'))} tokens. These stream-mixer internals "
+                f"(routing, decay, write and read) are {RECONSTRUCTED}: nestling rebuilt them from the published "
+                "card's description.")
+    return f"**Model.** Architecture `{fmt_value(model.get('arch'))}`."
+
+
+def _mixing_method(mixing: dict) -> str | None:
+    method = mixing.get("method")
+    if method is None:
+        return None
+    if method != "taam":
+        return f"**Language mixing.** Static sampling probabilities: `{method}`."
+    reward = {"v1": "v1, normalized excess loss (a language is rewarded for its loss falling below its own recent "
+              "level)", "v2": "v2, cross-lingual deficit (a language is rewarded for lagging the best language)"}
+    return ("**Language mixing (TAAM).** The initial probabilities are a typological prior: a softmax (temperature "
+            f"{fmt_value(mixing.get('prior_temperature'))}) over each language's mean URIEL distance to the others "
+            f"({fmt_value(mixing.get('prior_features'))}); the TAAM prior's formula is {RECONSTRUCTED}. Every "
+            f"{fmt_value(mixing.get('mix_interval'))} steps an EXP3 update ({fmt_value(mixing.get('update'))}, "
+            f"gamma {fmt_value(mixing.get('gamma'))}, eta {fmt_value(mixing.get('eta'))}, floor "
+            f"{fmt_value(mixing.get('floor'))}) moves them by a reward computed from held-out probe losses: "
+            f"{reward.get(REWARD_ALIASES.get(mixing.get('reward')), fmt_value(mixing.get('reward')))}. The rewards' "
+            f"formulas are {RECONSTRUCTED}.")
+
+
+def _method_section(run: Run) -> str | None:
+    """How the model was trained, in words, from the resolved recipe; reconstructed formulas are marked so."""
+    recipe = run.recipe or {}
+    if not recipe:
+        return None
+    data, opt, sched = recipe.get("data") or {}, recipe.get("optimizer") or {}, recipe.get("schedule") or {}
+    parts = [_architecture_method(recipe.get("model") or {}), _mixing_method(recipe.get("mixing") or {})]
+    if data.get("track") == "multilingual":
+        parts.append("**Budget.** Words are counted in English-word equivalents: UTF-8 bytes / (5.43 x the "
+                     "language's byte premium), with premiums from Arnett et al. 2024. This conversion of the "
+                     f"multilingual track's word budget is {RECONSTRUCTED}.")
+    if opt.get("name") == "muon_adamw":
+        parts.append(f"**Optimizer.** Muon (peak LR {fmt_value(opt.get('muon_lr'))}) on the hidden weight matrices, "
+                     f"AdamW (peak LR {fmt_value(opt.get('adamw_lr'))}) on the rest, weight decay "
+                     f"{fmt_value(opt.get('weight_decay'))}.")
+    elif opt.get("name"):
+        parts.append(f"**Optimizer.** `{opt['name']}`, peak LR {fmt_value(opt.get('adamw_lr'))}.")
+    if sched.get("name"):
+        parts.append(f"**Schedule.** `{sched['name']}`: warmup {fmt_value(sched.get('warmup_fraction'))} and "
+                     f"{fmt_value(sched.get('decay_type'))} decay {fmt_value(sched.get('decay_fraction'))} "
+                     "of the steps.")
+    return "## Method\n\nFrom the resolved recipe (`recipe.yaml`).\n\n" + "\n\n".join(p for p in parts if p)
+
 
 
 def _data_section(run: Run) -> str:
@@ -296,20 +358,87 @@ def suite_score(task: dict) -> str:
 def _suite_section(run: Run) -> str | None:
     results = run.results or {}
     head = headline(results)
-    if not results.get("suite") or head is None:
+    if not (results.get("suite") or results.get("aoa")) or head is None:
         return None
     rev, res = head
+    tasks = res.get("tasks") or {}
     rows = [[name, {"spearman": "Spearman rho (WUG)", "delta_r2_pct": "% of max R2 increase"}.get(
         t.get("metric"), "accuracy (%)"), fmt_int(t.get("n_items")), suite_score(t)]
-        for name, t in (res.get("tasks") or {}).items()]
+        for name, t in tasks.items()]
+    if "reading" not in tasks:
+        rows.append(["reading", "% of max R2 increase", NOT_RUN, NOT_RUN])
+    rows.append(_aoa_row(results))
     out = ["## BabyLM strict-track suite", "",
-           f"`{results['suite']}` on revision `{rev}`, scored as the official pipeline scores it (ties go to the "
-           "first candidate; accuracy = mean over UIDs, entity tracking over splits; reading = increase in R2 over "
+           f"`{results.get('suite') or NOT_RUN}` on revision `{rev}`, scored as the official pipeline scores it "
+           "(ties go to the first candidate; accuracy = mean over UIDs, entity tracking over splits; reading = increase in R2 over "
            "the baseline predictors as a percentage of the maximum, averaged over the eye-tracking measures, and "
-           "for self-paced reading with one-word spillover).", "", table(["Task", "Metric", "Items", "Score"], rows)]
+           "for self-paced reading with one-word spillover; AoA as the official `AoAEvaluator` scores the "
+           "age-of-acquisition surprisals of every revision, shown at the final one).", "",
+           table(["Task", "Metric", "Items", "Score"], rows)]
     if results.get("missing"):
         out += ["", "Not evaluated (task data missing): " + ", ".join(f"{m['task']}" for m in results["missing"]) + "."]
     return "\n".join(out)
+
+
+def _val_losses(run: Run) -> dict[str, float]:
+    """{"all": final validation loss, lang: its loss}: summary.json, per language the last val record."""
+    vals = run.records("val")
+    out = {"all": (run.summary or {}).get("final_val_loss")}
+    out.update((vals[-1].get("val_lang_loss") or {}) if vals else {})
+    return {k: v for k, v in out.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+
+
+def _ppl(loss: float | None) -> float | None:
+    return math.exp(loss) if loss is not None and loss < 700 else None
+
+
+def _validation_section(run: Run, baseline: Run | None) -> str | None:
+    """Final validation loss (nats/token) and perplexity, with Deltas against ``baseline`` (this minus baseline)."""
+    ours = _val_losses(run)
+    theirs = _val_losses(baseline) if baseline is not None else {}
+    if not ours:
+        return None
+    rows = []
+    for key in dict.fromkeys([*ours, *theirs]):
+        a, b = ours.get(key), theirs.get(key)
+        row = ["all languages" if key == "all" else key, fmt_float(a), fmt_float(_ppl(a), 2)]
+        if baseline is not None:
+            both = a is not None and b is not None
+            row += [fmt_float(b), fmt_float(_ppl(b), 2), f"{a - b:+.4f}" if both else "n/a",
+                    f"{_ppl(a) - _ppl(b):+.2f}" if both and _ppl(a) and _ppl(b) else "n/a"]
+        rows.append(row)
+    header = ["", "Val loss", "Val perplexity"]
+    text = ["## Validation loss", "", "Final held-out loss (nats per token) and perplexity (exp of the loss), "
+            "from `summary.json` and the last validation record of `metrics.jsonl`."]
+    if baseline is not None:
+        header += ["Baseline loss", "Baseline perplexity", "Δ loss", "Δ perplexity"]
+        text[-1] += (f" Baseline: **{baseline.name}** (`{baseline.path.name}`); Δ = this run minus the baseline "
+                     "(negative is better). Both runs' held-out sets are their own: the Δ compares like with like "
+                     "only when they were trained on the same prepared data.")
+    return "\n".join(text + ["", table(header, rows)])
+
+
+def _aoa_row(results: dict) -> list[str]:
+    """The AoA row of the suite table: results["aoa"][revision]["score"] at the final revision, else "not run"."""
+    aoa = {rev: r for rev, r in (results.get("aoa") or {}).items() if isinstance(r, dict)}
+    if not aoa:
+        return ["aoa", "AoA score (official)", NOT_RUN, NOT_RUN]
+    rev = next((r for r in ("final", "main") if r in aoa), None) or max(aoa, key=revision_sort_key)
+    return ["aoa", "AoA score (official)", f"{len(aoa)} revisions",
+            f"{fmt_float(aoa[rev].get('score'), 3)} (`{rev}`)"]
+
+
+def _citation_section(run: Run) -> str | None:
+    """The run's own citation (recipe `citation`, else citation.bib / CITATION.cff in the run folder), verbatim."""
+    text = (run.recipe or {}).get("citation")
+    lang = "bibtex"
+    for name, file_lang in CITATION_FILES:
+        if not text and (run.path / name).is_file():
+            text, lang = (run.path / name).read_text(encoding="utf-8"), file_lang
+    if not isinstance(text, str) or not text.strip():
+        return None
+    return f"## Citation\n\n```{lang}\n{text.strip()}\n```"
+
 
 
 def _revisions_section(run: Run) -> str:
@@ -332,7 +461,11 @@ def _revisions_section(run: Run) -> str:
         table(["Revision", "Words seen", "Tokens seen", "Step", "Evaluated"], rows)
 
 
+USAGE_PROMPT = "The cat sat on the"
+
+
 def _usage_section(run: Run, repo_id: str | None) -> str:
+    """The card's Usage block; `make compat` and tests/export run it verbatim (`usage_code`)."""
     remote = bool(run.final and run.final.needs_remote_code)
     trust = ", trust_remote_code=True" if remote else ""
     rev = run.checkpoints[0].name if run.checkpoints else "main"
@@ -340,9 +473,25 @@ def _usage_section(run: Run, repo_id: str | None) -> str:
     return (f"## Usage\n\n```python\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
             f"repo = \"{repo}\"\ntokenizer = AutoTokenizer.from_pretrained(repo{trust})\n"
             f"model = AutoModelForCausalLM.from_pretrained(repo{trust})\n\n"
+            f"inputs = tokenizer(\"{USAGE_PROMPT}\", return_tensors=\"pt\")\n"
+            f"outputs = model.generate(**inputs, max_new_tokens=50)\n"
+            f"print(tokenizer.decode(outputs[0], skip_special_tokens=True))\n\n"
             f"# an intermediate checkpoint: pass its branch as the revision\n"
             f"early = AutoModelForCausalLM.from_pretrained(repo, revision=\"{rev}\"{trust})\n```"
             + ("\n\nThe architecture ships its own modeling code, hence `trust_remote_code=True`." if remote else ""))
+
+
+def usage_code(card: str, repo: str | None = None) -> str:
+    """The Python block under the card's "## Usage" heading; ``repo`` (a local folder) replaces the Hub id.
+
+    UserError if the card has no such block."""
+    match = re.search(r"^## Usage\n.*?^```python\n(.*?)^```", card, re.MULTILINE | re.DOTALL)
+    if match is None:
+        raise UserError("the model card has no ```python block under ## Usage")
+    code = match.group(1)
+    if repo is not None:
+        code = re.sub(r'^repo = ".*"$', lambda _: f"repo = {json.dumps(str(repo))}", code, count=1, flags=re.MULTILINE)
+    return code
 
 
 def _recipe_section(run: Run) -> str | None:
@@ -364,11 +513,11 @@ def finetune_card_section(run: Run, compare: Run | None) -> str | None:
 def render_card(run: Run, *, compare: Run | None = None, revision: Checkpoint | None = None,
                 repo_id: str | None = None, license: str = "apache-2.0", datasets: list[str] | None = None) -> str:
     """The card of an already-loaded run; `render_model_card` is the path-based entry point."""
-    sections = [_front_matter(run, license, datasets), _overview(run, revision), _data_section(run),
-                _mixing_section(run), _architecture_section(run), _training_section(run),
-                _results_section(run, compare), finetune_card_section(run, compare), _multilingual_section(run), _suite_section(run), _revisions_section(run), _usage_section(run, repo_id),
-                _recipe_section(run),
-                "## Citation\n\n```bibtex\n" + CITATION + "\n```"]
+    sections = [_front_matter(run, license, datasets), _overview(run, revision), _method_section(run),
+                _data_section(run), _mixing_section(run), _architecture_section(run), _training_section(run),
+                _validation_section(run, compare), _results_section(run, compare),
+                finetune_card_section(run, compare), _multilingual_section(run), _suite_section(run),
+                _revisions_section(run), _usage_section(run, repo_id), _recipe_section(run), _citation_section(run)]
     return "\n\n".join(s for s in sections if s) + "\n"
 
 

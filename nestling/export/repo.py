@@ -15,6 +15,7 @@ the working tree. Weights are plain git blobs, not LFS: ``nestling push`` upload
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -22,10 +23,11 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from nestling.data.tokenizer import MODEL_INPUT_NAMES
 from nestling.errors import UserError
 
 from .card import fmt_int, render_card
-from .run import Checkpoint, Run, load_run, require_exportable
+from .run import Checkpoint, Run, load_run, read_json, require_exportable
 
 # Fixed identity: the export must not depend on (or fail for lack of) the user's git config.
 GIT_IDENTITY = {"GIT_AUTHOR_NAME": "nestling", "GIT_AUTHOR_EMAIL": "nestling@localhost",
@@ -37,6 +39,9 @@ _GIT_SETTINGS = ("core.hooksPath=/dev/null", "core.attributesFile=/dev/null", "c
                  "core.autocrlf=false", "filter.lfs.required=false", "filter.lfs.clean=", "filter.lfs.smudge=",
                  "filter.lfs.process=", "commit.gpgsign=false", "core.loosecompression=0", "core.compression=0")
 _GIT_CONFIG = [arg for setting in _GIT_SETTINGS for arg in ("-c", setting)]
+TOKENIZER_CONFIG = "tokenizer_config.json"
+# transformers 5 saves a plain fast tokenizer under a class name transformers 4 does not know.
+_PORTABLE_TOKENIZER_CLASS = {"TokenizersBackend": "PreTrainedTokenizerFast"}
 
 
 def git_command(repo: Path, *args: str) -> list[str]:
@@ -67,14 +72,44 @@ def model_files(folder: Path) -> list[Path]:
     return files
 
 
+def _json_text(data: dict) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def exported_texts(folder: Path) -> dict[str, str]:
+    """The files of a model folder that the export rewrites, {name: text}; every other file is copied as is.
+
+    - tokenizer_config.json: the model's inputs named (`MODEL_INPUT_NAMES`; runs whose tokenizer predates
+      it lack them) and a tokenizer class every supported transformers loads.
+    - config.json of a remote-code model: `tokenizer_class` too. transformers 4.51.3's `pipeline()` loads a
+      tokenizer only for a config type it knows or one naming its tokenizer class; otherwise it runs with
+      none and fails ("'NoneType' object is not callable").
+    """
+    texts = {}
+    tokenizer_class = None
+    if (folder / TOKENIZER_CONFIG).is_file():
+        config = read_json(folder / TOKENIZER_CONFIG)
+        tokenizer_class = _PORTABLE_TOKENIZER_CLASS.get(config.get("tokenizer_class"), config.get("tokenizer_class"))
+        config.update(model_input_names=MODEL_INPUT_NAMES, tokenizer_class=tokenizer_class)
+        texts[TOKENIZER_CONFIG] = _json_text({k: v for k, v in config.items() if v is not None})
+    model_config = read_json(folder / "config.json") if (folder / "config.json").is_file() else {}
+    if model_config.get("auto_map") and tokenizer_class and not model_config.get("tokenizer_class"):
+        texts["config.json"] = _json_text({**model_config, "tokenizer_class": tokenizer_class})
+    return texts
+
+
 def _commit_folder_as_branch(repo: Path, folder: Path, branch: str, readme: str, parent: str, message: str) -> str:
-    """Commit ``folder``'s files (+ README.md text) as the whole tree of ``branch``; return the commit id."""
-    files = [rel for rel in model_files(folder) if rel.as_posix() != "README.md"]
+    """Commit ``folder``'s files (+ README.md text) as the whole tree of ``branch``; return the commit id.
+
+    README.md and the files `exported_texts` rewrites are the export's own texts, not the folder's files."""
+    written = {**exported_texts(folder), "README.md": readme}
+    files = [rel for rel in model_files(folder) if rel.as_posix() not in written]
     paths = "\n".join(str(folder / rel) for rel in files) + "\n"
     blob_ids = git(repo, "hash-object", "-w", "--no-filters", "--stdin-paths", input=paths.encode()).split()
-    readme_id = git(repo, "hash-object", "-w", "--stdin", input=readme.encode()).strip()
     entries = [f"100644 {sha}\t{rel.as_posix()}" for sha, rel in zip(blob_ids, files)]
-    entries.append(f"100644 {readme_id}\tREADME.md")
+    for name, text in written.items():
+        sha = git(repo, "hash-object", "-w", "--stdin", input=text.encode()).strip()
+        entries.append(f"100644 {sha}\t{name}")
     with tempfile.TemporaryDirectory(dir=repo / ".git") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}  # a private index: main's stays untouched
         git(repo, "update-index", "--add", "--index-info", input=("\n".join(entries) + "\n").encode(), env=env)
@@ -89,6 +124,8 @@ def _build(run: Run, tmp: Path, *, compare: Run | None, card_kwargs: dict) -> No
     for rel in model_files(final.path):
         (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(final.path / rel, tmp / rel)
+    for name, text in exported_texts(final.path).items():
+        (tmp / name).write_text(text, encoding="utf-8")
     (tmp / "README.md").write_text(render_card(run, compare=compare, **card_kwargs), encoding="utf-8")
     git(tmp, "init", "-q", "-b", "main")
     # -f: a global ignore file (some people ignore *.safetensors) must not drop weights from the commit.

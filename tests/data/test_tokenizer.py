@@ -49,6 +49,8 @@ def test_config_loads_in_transformers_4_and_5(tiny_dataset):
     config = json.loads((tiny_dataset[0] / "tokenizer" / "tokenizer_config.json").read_text())
     assert config["tokenizer_class"] == "PreTrainedTokenizerFast"
     assert config["clean_up_tokenization_spaces"] is False
+    # Named, so transformers 4.x returns no token_type_ids for generate() to reject.
+    assert config["model_input_names"] == ["input_ids", "attention_mask"]
 
 
 def test_fertility_report(tiny_dataset):

@@ -12,6 +12,7 @@ import yaml
 
 from nestling.errors import UserError
 from nestling.export import render_model_card
+from nestling.export.card import usage_code
 
 
 def parse_tables(card: str) -> dict[str, list[list[str]]]:
@@ -126,7 +127,7 @@ def test_revisions_equal_checkpoint_json(card, demo_run):
         assert [num(c) for c in rows[rev][1:4]] == [meta["words_seen"], meta["tokens_seen"], meta["step"]]
         assert rows[rev][4] == "yes"
     assert 'revision="chck_1M")' in card and "trust_remote_code=True)" not in card  # Llama: no remote code
-    assert "@misc{charpentier2025babylmturns3" in card
+    assert "## Citation" not in card  # the run names no citation: none is made up
 
 
 def _copy(run: Path, tmp_path: Path) -> Path:
@@ -216,3 +217,107 @@ def test_suite_scores_shown_as_the_official_metrics(demo_run, tmp_path):
     assert num(rows["blimp"][3]) == pytest.approx(100 * blimp, abs=0.05)
     # WUG and reading are not accuracies: the accuracy table leaves them out.
     assert not {"reading", "wug_adj_nominalization"} & {r[0] for r in t["Zero-shot evaluation"][1:]}
+
+
+def test_reading_and_aoa_rows_say_not_run_until_results_hold_them(demo_run, tmp_path):
+    run = _copy(demo_run, tmp_path)
+    results = _suite_results(run)
+    del results["revisions"]["final"]["tasks"]["reading"]
+    (run / "results.json").write_text(json.dumps(results))
+    rows = {r[0]: r for r in parse_tables(render_model_card(run))["BabyLM strict-track suite"][1:]}
+    assert rows["reading"][2:] == ["not run", "not run"] and rows["aoa"][2:] == ["not run", "not run"]
+    # The shape nestling eval writes: results["aoa"][revision] = {"score": float, ...}.
+    results["aoa"] = {"chck_1M": {"score": 0.1}, "chck_2M": {"score": 0.2}, "main": {"score": 0.61234}}
+    (run / "results.json").write_text(json.dumps(results))
+    rows = {r[0]: r for r in parse_tables(render_model_card(run))["BabyLM strict-track suite"][1:]}
+    assert rows["aoa"][2:] == ["3 revisions", "0.612 (`main`)"]
+
+
+def test_validation_loss_and_perplexity_against_the_baseline(card, demo_run, other_run, files):
+    rows = {r[0]: r for r in parse_tables(card)["Validation loss"]}
+    assert rows[""][1:] == ["Val loss", "Val perplexity", "Baseline loss", "Baseline perplexity", "Δ loss",
+                            "Δ perplexity"]
+    assert "Baseline: **ablation** (`ablation`)" in card
+    ours, theirs = files["summary"], json.loads((other_run / "summary.json").read_text())
+    loss, base = ours["final_val_loss"], theirs["final_val_loss"]
+    assert [num(c) for c in rows["all languages"][1:5]] == pytest.approx(
+        [loss, math.exp(loss), base, math.exp(base)], abs=1e-2)
+    assert num(rows["all languages"][5]) == pytest.approx(loss - base, abs=1e-4)
+    assert num(rows["all languages"][6]) == pytest.approx(math.exp(loss) - math.exp(base), abs=1e-2)
+    last_val = [r for r in files["metrics"] if r["kind"] == "val"][-1]["val_lang_loss"]
+    assert num(rows["zho"][1]) == pytest.approx(last_val["zho"], abs=1e-4)
+    # Without a baseline: only this run's columns.
+    alone = parse_tables(render_model_card(demo_run))["Validation loss"]
+    assert alone[0][1:] == ["Val loss", "Val perplexity"]
+
+
+def test_cli_names_the_baseline_run(demo_run, other_run, tmp_path):
+    from nestling.cli import main
+
+    main(["export", str(demo_run), "--out", str(tmp_path / "repo"), "--baseline", str(other_run)])
+    assert "Baseline: **ablation**" in (tmp_path / "repo" / "README.md").read_text()
+
+
+BIBTEX = "@article{someone2025,\n  title = {A Real Paper},\n  year = {2025}\n}"
+
+
+@pytest.mark.parametrize("source", ["recipe", "citation.bib", "CITATION.cff"])
+def test_citation_comes_verbatim_from_the_recipe_or_a_file(demo_run, tmp_path, source):
+    run = _copy(demo_run, tmp_path)
+    text = "cff-version: 1.2.0\ntitle: A Real Paper\n" if source == "CITATION.cff" else BIBTEX
+    if source == "recipe":
+        recipe = yaml.safe_load((run / "recipe.yaml").read_text())
+        (run / "recipe.yaml").write_text(yaml.safe_dump({**recipe, "citation": BIBTEX}))
+    else:
+        (run / source).write_text(text)
+    lang = "yaml" if source == "CITATION.cff" else "bibtex"
+    assert render_model_card(run).endswith(f"## Citation\n\n```{lang}\n{text.strip()}\n```\n")
+
+
+def _with_recipe(run: Path, **sections) -> None:
+    recipe = yaml.safe_load((run / "recipe.yaml").read_text())
+    (run / "recipe.yaml").write_text(yaml.safe_dump({**recipe, **sections}))
+
+
+def _method(card: str) -> str:
+    return card.split("## Method\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_method_section_marks_nestlings_reconstructions(demo_run, tmp_path):
+    run = _copy(demo_run, tmp_path)
+    _with_recipe(run, model={"arch": "stream_mixer", "num_hidden_layers": 4, "hidden_size": 128,
+                             "attention_layers": [2], "n_streams": 8, "stream_dim": 32, "n_read_heads": 4,
+                             "chunk_size": 32},
+                 mixing={"method": "taam", "reward": "cross_lingual_deficit", "prior_temperature": 0.5,
+                         "prior_features": ["syntax_knn"], "mix_interval": 25, "update": "full_information",
+                         "gamma": 0.1, "eta": 0.1, "floor": 0.1},
+                 data={"track": "multilingual"}, optimizer={"name": "muon_adamw", "muon_lr": 0.02, "adamw_lr": 0.003,
+                                                            "weight_decay": 0.1})
+    method = _method(render_model_card(run))
+    paragraphs = {p.split("**")[1]: p for p in method.split("\n\n") if p.startswith("**")}
+    for part in ("Model.", "Language mixing (TAAM).", "Budget."):
+        assert "nestling's reconstruction, not the paper's formula" in paragraphs[part], part
+    assert paragraphs["Language mixing (TAAM)."].count("reconstruction") == 2  # the prior and the rewards
+    assert "v2, cross-lingual deficit" in method and "8 content-routed memory streams of 32" in method
+    assert "Muon (peak LR 0.02)" in method
+    # A native Llama with static mixing on one track: nothing reconstructed, nothing said to be.
+    _with_recipe(run, model={"arch": "llama", "num_hidden_layers": 4, "hidden_size": 128},
+                 mixing={"method": "uniform"}, data={"track": "strict-small"})
+    method = _method(render_model_card(run))
+    assert "reconstruction" not in method and "`LlamaForCausalLM`: no remote code), 4 layers of width 128" in method
+
+
+@pytest.mark.parametrize("which", ["exported", "mixer_export"])
+def test_the_cards_usage_code_runs_verbatim(which, request, capsys):
+    """The Usage block, taken out of the exported README.md as `make compat` takes it, runs as written
+    (local folder for the Hub id) in the locked transformers: native Llama and remote-code Stream Mixer."""
+    repo = request.getfixturevalue(which)
+    code = usage_code((repo / "README.md").read_text(encoding="utf-8"), repo=str(repo))
+    assert f"repo = {json.dumps(str(repo))}\n" in code and "model.generate(**inputs" in code
+    exec(compile(code, f"{repo}/README.md (Usage)", "exec"), {})
+    assert capsys.readouterr().out.startswith("The cat sat on the")
+
+
+def test_usage_code_needs_a_usage_block():
+    with pytest.raises(UserError, match="no ```python block under ## Usage"):
+        usage_code("# a card\n\n## Usage\n\nnone here\n")

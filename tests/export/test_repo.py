@@ -94,8 +94,13 @@ def test_branch_trees_equal_checkpoint_folders(demo_run, exported):
         tree = manifest(exported, rev)
         files = {p.name for p in source.iterdir()}
         assert set(tree) == files | {"README.md"}
-        for name in files:  # byte-identical: git's blob id of the run's file equals the committed one
+        for name in files - {"tokenizer_config.json"}:  # byte-identical: git's blob ids are equal
             assert tree[name][0] == git(exported, "hash-object", "--no-filters", str(source / name)).strip()
+        # The tokenizer config is the run's plus the model's input names (see test_tokenizer_config_...).
+        exported_config = json.loads(git(exported, "show", f"{rev}:tokenizer_config.json"))
+        run_config = json.loads((source / "tokenizer_config.json").read_text())
+        assert {k: v for k, v in exported_config.items() if k not in ("model_input_names", "tokenizer_class")} \
+            == {k: v for k, v in run_config.items() if k != "tokenizer_class"}
         readme = git(exported, "show", f"{rev}:README.md")
         assert readme.startswith("---\n") and "# demo" in readme
         assert (f"revision **{rev}**" in readme) == (rev != "main")
@@ -232,3 +237,29 @@ def test_export_accepts_relative_paths(demo_run, tmp_path, monkeypatch):
     monkeypatch.chdir(demo_run.parent)
     export_run(Path(demo_run.name), Path(os.path.relpath(tmp_path, demo_run.parent)) / "hub")
     assert (tmp_path / "hub" / "config.json").is_file()
+
+
+def test_exported_tokenizer_names_the_model_inputs(exported, mixer_export):
+    """Without model_input_names transformers 4.51.3 returns token_type_ids, which generate() rejects."""
+    from transformers import AutoTokenizer
+
+    for repo in (exported, mixer_export):
+        for rev in ("main", "chck_1M"):
+            config = json.loads(git(repo, "show", f"{rev}:tokenizer_config.json"))
+            assert config["model_input_names"] == ["input_ids", "attention_mask"]
+            assert config["tokenizer_class"] == "PreTrainedTokenizerFast"  # a class transformers 4 knows
+        tokenizer = AutoTokenizer.from_pretrained(repo)
+        assert set(tokenizer("The cat sat on the", return_tensors="pt")) == {"input_ids", "attention_mask"}
+
+
+def test_remote_code_config_names_its_tokenizer_for_pipeline(demo_run, exported, mixer_export):
+    """transformers 4.51.3's pipeline() loads no tokenizer for an unknown config type that names none."""
+    from transformers import pipeline
+
+    for rev in ("main", "chck_2M"):
+        assert json.loads(git(mixer_export, "show", f"{rev}:config.json"))["tokenizer_class"] == "PreTrainedTokenizerFast"
+    # A native Llama's config is the run's, byte for byte (transformers knows its tokenizer).
+    assert (exported / "config.json").read_bytes() == (demo_run / "final" / "config.json").read_bytes()
+    generator = pipeline("text-generation", model=str(mixer_export), trust_remote_code=True)
+    assert generator("The cat sat on the", max_new_tokens=3, do_sample=False)[0]["generated_text"].startswith(
+        "The cat sat on the")
