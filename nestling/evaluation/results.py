@@ -65,6 +65,14 @@ def write_results(results: dict, out_path: str | Path) -> Path:
     return write_atomic(out_path, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
 
 
+def results_lock(out_path: str | Path):
+    """The short lock around a read-merge-write of a results file (not held while scoring): two commands
+    that each write their own section of one results.json both land."""
+    from nestling.files import LOCK_WAIT_S, output_lock
+
+    return output_lock(out_path, wait_s=LOCK_WAIT_S)
+
+
 # Sections of a run's results.json that other commands own: a zero-shot rerun keeps them.
 OTHER_COMMANDS_SECTIONS = ("finetune", "multilingual")
 
