@@ -164,8 +164,8 @@ def _refuse_outside_links(run_dir: Path, folders: list[Path]) -> None:
     for folder in folders:
         for path in folder.rglob("*"):
             if path.is_symlink() and not is_inside(path, run_dir):
-                raise UserError(f"{path}: a link to {os.path.realpath(path)}, outside the run {run_dir}; "
-                                "replace it with the file itself to export it")
+                raise UserError(f"{path.relative_to(run_dir.parent)}: a link outside the run, to "
+                                f"{os.path.realpath(path)}; replace it with the file itself to export it")
 
 
 def _replace(new: Path, out: Path) -> None:
