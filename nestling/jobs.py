@@ -83,8 +83,9 @@ def evaluate_path(model: Path, data: list[Path], *, out: Path | None = None, tas
     if out is not None and Path(out).is_dir():
         # Checked now, not after all the scoring.
         raise UserError(f"--out {out}: is a folder; --out names the results .json file to write")
-    _check_results_path(out if out is not None else (model / "results.json" if is_run_dir(model) else None),
-                        [model, *data])
+    from nestling.evaluation.results import check_results_out
+
+    check_results_out(out if out is not None else (model / "results.json" if is_run_dir(model) else None), model, data)
     options = dict(task_format=task_format, group_by=group_by, fast=fast, batch_size=batch_size, device=device,
                    seed=seed, trust_remote_code=trust_remote_code)
     if is_run_dir(model):
@@ -100,18 +101,6 @@ def evaluate_path(model: Path, data: list[Path], *, out: Path | None = None, tas
             with results_lock(out):
                 write_results(results, out)
     return format_table(results) + (f"\n\nresults: {out}" if out else "")
-
-
-def _check_results_path(out: Path | None, inputs: list[Path]) -> None:
-    """Before any scoring: the results file overwrites no input and can be written."""
-    from nestling.files import check_output, refuse_overlap
-
-    if out is None:
-        return
-    refuse_overlap(out, inputs[1:])  # the run folder itself (inputs[0]) holds its results.json
-    if Path(out).resolve() == Path(inputs[0]).resolve():
-        raise UserError(f"--out {out}: is the model being evaluated; choose another results file")
-    check_output(out, 1_000_000, "results.json")
 
 
 def run_demo(recipe_or_name="demo", overrides: list[str] | None = None, out_dir: Path | None = None) -> Path:

@@ -242,6 +242,19 @@ def resume_after_kill(tmp, fx, mp):
     return ["train", "run/recipe.yaml", "--resume", "run"]
 
 
+def tokenize_after_kill(tmp, fx, mp):
+    ds = shutil.copytree(fx["prepared"], tmp / "ds")
+    (ds / ".shards.tmp-77" / "eng").mkdir(parents=True)
+    (ds / ".shards.tmp-77" / "eng" / "train.bin").write_bytes(b"\0" * 1000)
+    return ["data", "tokenize", "ds", "--workers", "1"]
+
+
+def tokenizer_second_writer(tmp, fx, mp):
+    shutil.copytree(fx["prepared"], tmp / "ds")
+    hold_lock(tmp / "ds")
+    return ["tokenizer", "train", "ds", "--vocab-size", "300"]
+
+
 # ---------------------------------------------------------------- real mounts (root only)
 
 
@@ -342,6 +355,9 @@ ROWS = {
     "train: a second writer fails at once naming the holder":
         Row(second_writer, 2, r"run: another nestling process is writing it: PID \d+ \(",
             gone=("run",), check=names_the_holder),
+    "tokenizer train: a second writer of the dataset fails at once":
+        Row(tokenizer_second_writer, 2, r"ds: another nestling process is writing it: PID \d+ \(",
+            unchanged=("ds",), check=names_the_holder),
     "train: a lock left by a killed process is taken over":
         Row(dead_holder, 0, "", exist=("run/summary.json", "run/final/config.json"), gone=(".run.lock*",)),
     # temporaries of a killed run are removed by the next one, saying so
@@ -354,6 +370,9 @@ ROWS = {
     "train --resume: a killed state write's temporary is removed":
         Row(resume_after_kill, 0, r"removed .*state/\.step_00000016\.tmp-1, left by an interrupted earlier run",
             exist=("run/final/config.json",), gone=("run/state/.*", "run/checkpoints/.*")),
+    "data tokenize: a killed tokenize's temporary is removed":
+        Row(tokenize_after_kill, 0, r"removed .*ds/\.shards\.tmp-77, left by an interrupted earlier run",
+            exist=("ds/shards/eng/meta.json",), gone=("ds/.shards.tmp-*",)),
     # real read-only and full file systems (root)
     "root: prepare --out in a read-only folder": Row(ro_prepare, 2, r"ro/ds: cannot write there \(Read-only file system\)",
                                                      unchanged=("a.txt",)),
@@ -376,17 +395,23 @@ ROWS = {
 @pytest.fixture(scope="module")
 def fx(tmp_path_factory):
     """Built once: a 64-token-vocabulary dataset, a finished tiny run on it, a tiny Llama folder, an
-    evaluated run to export."""
+    evaluated run to export, a prepared (not tokenized) dataset."""
     from tests.evaluation.conftest import FALLBACK_SENTENCES, build_tiny_model
     from tests.export.fake_run import make_run
 
+    from nestling.data.prepare import prepare_dataset
+    from nestling.data.tokenizer import train_tokenizer
     from nestling.training.trainer import train
 
     root = tmp_path_factory.mktemp("fx")
     dataset = make_dataset(root / "dataset", train_tokens=3000, val_tokens=600)
     run = train(recipe(dataset), out_dir=root / "run")
+    prepared = root / "prepared"  # a prepared dataset with its tokenizer, not yet tokenized
+    prepare_dataset({"eng": [_text(root / "corpus" / "a.txt", lines=200)]}, prepared, "strict-small")
+    train_tokenizer(prepared, vocab_size=300)
     return {"dataset": dataset, "run": run, "exportable": make_run(root / "runs", name="exp", langs=("eng",)),
-            "llama": build_tiny_model(root / "llama", FALLBACK_SENTENCES * 5, vocab_size=300, hidden=16)}
+            "llama": build_tiny_model(root / "llama", FALLBACK_SENTENCES * 5, vocab_size=300, hidden=16),
+            "prepared": prepared}
 
 
 def _fingerprint(path: Path) -> dict[str, str]:

@@ -127,10 +127,10 @@ def train_tokenizer(dataset_dir: Path, vocab_size: int, balance_languages: bool 
     dataset_dir = Path(dataset_dir)
     ledger = load_ledger(dataset_dir)
     paths = clean_files(dataset_dir)
-    tok = build_tokenizer(training_lines(paths, balance_languages, max_bytes_per_language), vocab_size)
     out = dataset_dir / "tokenizer"
     with output_lock(dataset_dir):
         remove_stale_temporaries(dataset_dir, out.name)
+        tok = build_tokenizer(training_lines(paths, balance_languages, max_bytes_per_language), vocab_size)
         tmp = temporary_sibling(out)
         try:
             save_tokenizer(tok, tmp)

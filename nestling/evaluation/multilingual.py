@@ -411,10 +411,12 @@ def evaluate_multilingual_path(model: str | Path, *, out: str | Path | None = No
     A run's section goes into RUN/results.json (other sections kept); a model folder's only into
     ``out`` when given. Options as in ``evaluate_multilingual``.
     """
+    from nestling.evaluation.results import check_results_out
     from nestling.run_folder import RESULTS, is_run_dir
 
-    section = evaluate_multilingual(model, **options)
     out = out or (Path(model) / RESULTS if is_run_dir(model) else None)
+    check_results_out(out, model)
+    section = evaluate_multilingual(model, **options)
     if out is not None:
         write_multilingual(section, out)
     return format_multilingual(section) + (f"\n\nresults: {out} (multilingual)" if out else "")

@@ -65,6 +65,23 @@ def write_results(results: dict, out_path: str | Path) -> Path:
     return write_atomic(out_path, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
 
 
+RESULTS_SIZE_ESTIMATE = 1_000_000  # a run's results.json with every revision and UID stays under this
+
+
+def check_results_out(out: str | Path | None, model: str | Path, data=()) -> None:
+    """Before any scoring: the results file is neither the model nor an input, and it can be written
+    (writable, and free space for it), so a long evaluation is never lost at its last step."""
+    from nestling.errors import UserError
+    from nestling.files import check_output, refuse_overlap
+
+    if out is None:
+        return
+    if Path(out).resolve() == Path(model).resolve():
+        raise UserError(f"--out {out}: is the model being evaluated; choose another results file")
+    refuse_overlap(out, list(data))
+    check_output(out, RESULTS_SIZE_ESTIMATE, "results.json")
+
+
 def results_lock(out_path: str | Path):
     """The short lock around a read-merge-write of a results file (not held while scoring): two commands
     that each write their own section of one results.json both land."""

@@ -318,12 +318,14 @@ def evaluate_suite_path(target: Path, suite: str, root: str | Path | None = None
     A run writes RUN/results.json and RUN/submission/ by default; a model folder writes only what
     ``out`` / ``submission`` name.
     """
+    from nestling.evaluation.results import check_results_out
     from nestling.evaluation.runs import is_run_dir
 
     target = Path(target)
     if is_run_dir(target):
         out = out or target / "results.json"
         submission = submission or target / "submission"
+    check_results_out(out, target)
     result = run_suite(target, suite, root, submission_dir=submission, **options)
     lines = [format_suite_table(result)]
     if out is not None:

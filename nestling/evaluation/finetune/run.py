@@ -261,7 +261,7 @@ def finetune_path(model: str | Path, *, suite: str | None = None, tasks: list[st
                   trust_remote_code: bool = False) -> str:
     """The `nestling finetune` command; returns the table (and where results went). A folder's own code runs
     only with ``trust_remote_code`` or when it is nestling's shipped code (nestling.evaluation.trust)."""
-    from nestling.files import check_output, refuse_overlap
+    from nestling.evaluation.results import check_results_out
     from nestling.run_folder import RESULTS, is_run_dir
 
     model = Path(model)
@@ -279,9 +279,7 @@ def finetune_path(model: str | Path, *, suite: str | None = None, tasks: list[st
         raise UserError(f"finetune seeds must be a non-empty list of integers, got {seeds!r}")
     if out is None and is_run_dir(model):
         out = model / RESULTS
-    if out is not None:  # before any fine-tuning: the results can be written and overwrite no input
-        refuse_overlap(out, [data])
-        check_output(out, 1_000_000, "results.json")
+    check_results_out(out, model, [data])  # before any fine-tuning
     section = run_plan(Plan(layout, task_list, skipped, revision_map, list(seeds), trust_remote_code), cfg,
                        progress=progress)
     table = format_table(section)
