@@ -378,7 +378,7 @@ def _os_error_message(err: OSError) -> str:
     import errno
 
     where = f"{err.filename}: " if err.filename else ""
-    reason = err.strerror or str(err).splitlines()[0] if str(err) else type(err).__name__
+    reason = err.strerror or (str(err).splitlines() or [type(err).__name__])[0]
     advice = {errno.ENOSPC: "the disk is full; free some space and run the command again",
               errno.EROFS: "the file system is read-only; choose another output",
               errno.EACCES: "no permission; choose another output", errno.EDQUOT: "disk quota exceeded"}

@@ -191,7 +191,6 @@ def _open_folder(sweep: Sweep) -> None:
     write_manifest(sweep.out, sweep.manifest())
 
 
-@contextlib.contextmanager
 def _folder_state(folder: Path) -> str:
     """finished, resumable (a training state to continue from), partial (started, no state) or absent."""
     from nestling.training.checkpoint import list_states
