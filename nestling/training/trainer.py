@@ -66,8 +66,7 @@ def train(recipe, out_dir: Path | None = None, resume: Path | None = None) -> Pa
     dist = distributed.init(recipe.run.device)
     try:
         run_dir = _run_path(recipe, out_dir, resume, dist)
-        # One writer per run folder: a second `nestling train` on it fails at once (rank 0 holds the lock).
-        with output_lock(run_dir) if dist.is_main else contextlib.nullcontext():
+        with _run_lock(run_dir, dist):
             s = _setup(recipe, run_dir, resume, dist)
             try:
                 return _loop(s)
@@ -89,8 +88,8 @@ def _setup(recipe, run_dir: Path, resume, dist: Dist) -> TrainState:
     _check_run_dir(run_dir, resume)
     autocast = _autocast(recipe.run.precision, dist.device)
     model = _build_model(recipe, dataset).to(dist.device)
+    check_output(run_dir, _disk_need(model, recipe), "the run")  # every rank: none goes on alone
     if dist.is_main:
-        check_output(run_dir, _disk_need(model, recipe), "the run")
         for folder in (run_dir, run_dir / checkpoint.STATE_DIR, run_dir / CHECKPOINTS):
             remove_stale_temporaries(folder)
     plan = make_data_plan(recipe, dataset, model, dist, autocast)
@@ -365,6 +364,23 @@ def _check_run_dir(run_dir: Path, resume) -> None:
                         "replace them; choose another --out")
     # Created by _write_run_files once the model, batch plan and budget have passed their checks:
     # a refused recipe leaves no empty run folder behind.
+
+
+@contextlib.contextmanager
+def _run_lock(run_dir: Path, dist: Dist):
+    """One writer per run folder: a second `nestling train` on it fails at once. Rank 0 holds the lock and
+    every rank learns whether it got it, so no rank goes on to wait for a refused one."""
+    with contextlib.ExitStack() as stack:
+        refused = None
+        if dist.is_main:
+            try:
+                stack.enter_context(output_lock(run_dir))
+            except UserError as err:
+                refused = str(err)
+        refused = distributed.broadcast_object(refused, dist)
+        if refused is not None:
+            raise UserError(refused)
+        yield
 
 
 def _disk_need(model, recipe) -> int:
