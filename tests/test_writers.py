@@ -350,7 +350,8 @@ ROWS = {
     "train: a 4,049-character disk-full reason is one short line, the rest in a log":
         Row(train_state_disk_full, 2, r"run/state/step_00000004: cannot write \(Error while serializing.*\.\.\. "
             r"\(full message: .*\.log\)", gone=("run/state/.*", ".run.lock*"), check=full_message_in_log),
-    "NESTLING_CACHE_DIR names a file": Row(cache_dir_is_a_file, 2, r"NESTLING_CACHE_DIR=.*cachefile: cannot be a folder"),
+    "NESTLING_CACHE_DIR names a file":
+        Row(cache_dir_is_a_file, 2, r"NESTLING_CACHE_DIR=.*cachefile: cannot be a folder"),
     # one writer per output folder
     "train: a second writer fails at once naming the holder":
         Row(second_writer, 2, r"run: another nestling process is writing it: PID \d+ \(",
@@ -374,21 +375,22 @@ ROWS = {
         Row(tokenize_after_kill, 0, r"removed .*ds/\.shards\.tmp-77, left by an interrupted earlier run",
             exist=("ds/shards/eng/meta.json",), gone=("ds/.shards.tmp-*",)),
     # real read-only and full file systems (root)
-    "root: prepare --out in a read-only folder": Row(ro_prepare, 2, r"ro/ds: cannot write there \(Read-only file system\)",
-                                                     unchanged=("a.txt",)),
+    "root: prepare --out in a read-only folder":
+        Row(ro_prepare, 2, r"ro/ds: cannot write there \(Read-only file system\)", unchanged=("a.txt",)),
     "root: train --resume of a run in a read-only folder":
         Row(ro_resume, 2, r"ro/run: cannot write there \(Read-only file system\)", unchanged=("ro",)),
-    "root: export --out in a read-only folder": Row(ro_export, 2, r"ro/repo: cannot write there \(Read-only file system\)",
-                                                    unchanged=("run",)),
+    "root: export --out in a read-only folder":
+        Row(ro_export, 2, r"ro/repo: cannot write there \(Read-only file system\)", unchanged=("run",)),
     "root: eval of a run in a read-only folder, before scoring":
         Row(ro_eval_run, 2, r"ro/run/results\.json: cannot write results\.json in .*\(Read-only file system\)",
             unchanged=("ro",)),
-    "root: prepare --out on a 64 KB file system": Row(tiny_prepare, 2, r"tiny/ds: the cleaned text needs about 1\d\d\.\d KB "
-                                                      r"but .*tiny has \d+\.\d KB free", gone=("tiny/*", "tiny/.*")),
+    "root: prepare --out on a 64 KB file system":
+        Row(tiny_prepare, 2, r"tiny/ds: the cleaned text needs about 1\d\d\.\d KB but .*tiny has \d+\.\d KB free",
+            gone=("tiny/*", "tiny/.*")),
     "root: export --out on a 64 KB file system": Row(tiny_export, 2, r"tiny/repo: the export needs about .* KB free",
                                                      unchanged=("run",), gone=("tiny/*", "tiny/.*")),
-    "root: eval --out on a 64 KB file system": Row(tiny_eval_out, 2, r"tiny/res\.json: results\.json needs about 1\.0 MB",
-                                                   gone=("tiny/*", "tiny/.*")),
+    "root: eval --out on a 64 KB file system":
+        Row(tiny_eval_out, 2, r"tiny/res\.json: results\.json needs about 1\.0 MB", gone=("tiny/*", "tiny/.*")),
 }
 
 
