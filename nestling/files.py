@@ -94,13 +94,14 @@ def staging_folder(out: str | Path, kind: str) -> Iterator[Path]:
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(out, kind)
-    tmp = out / f".{kind}{TMP_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with output_lock(out):
+        remove_stale_temporaries(out, kind)
+        tmp = out / f".{kind}{TMP_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            yield tmp
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- one writer per output, its temporaries

@@ -23,8 +23,8 @@ import uuid
 from pathlib import Path
 
 from nestling.errors import UserError
-from nestling.files import (TMP_MARK, check_output, folder_bytes, is_inside, output_lock, remove_stale_temporaries,
-                            temporary_sibling)
+from nestling.files import (TMP_MARK, check_output, folder_bytes, is_inside, output_lock, refuse_overlap,
+                            remove_stale_temporaries, temporary_sibling)
 
 from .card import fmt_int, render_card
 from .run import Checkpoint, Run, load_run, require_exportable
@@ -141,6 +141,8 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, force: bool = False,
     other = load_run(Path(compare).resolve()) if compare is not None else None
     out = Path(out_dir).resolve()
     _check_out_dir(out, run, force)
+    if other is not None:
+        refuse_overlap(out, [other.path])
     folders = [run.final.path, *(ck.path for ck in run.checkpoints)]
     _refuse_outside_links(run.path, folders)
     out.parent.mkdir(parents=True, exist_ok=True)
