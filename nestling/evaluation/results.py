@@ -50,6 +50,7 @@ Scores are lm-eval's own (metric name without the ",none" filter suffix; other f
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -82,12 +83,16 @@ def check_results_out(out: str | Path | None, model: str | Path, data=()) -> Non
     check_output(out, RESULTS_SIZE_ESTIMATE, "results.json")
 
 
+@contextlib.contextmanager
 def results_lock(out_path: str | Path):
     """The short lock around a read-merge-write of a results file (not held while scoring): two commands
-    that each write their own section of one results.json both land."""
-    from nestling.files import LOCK_WAIT_S, output_lock
+    that each write their own section of one results.json both land. A temporary of it left by a killed
+    writer goes."""
+    from nestling.files import LOCK_WAIT_S, output_lock, remove_stale_temporaries
 
-    return output_lock(out_path, wait_s=LOCK_WAIT_S)
+    with output_lock(out_path, wait_s=LOCK_WAIT_S):
+        remove_stale_temporaries(Path(out_path).parent, Path(out_path).name)
+        yield
 
 
 # Sections of a run's results.json that other commands own: a zero-shot rerun keeps them.

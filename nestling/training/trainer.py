@@ -37,7 +37,8 @@ from nestling.data.ledger import LEDGER
 from nestling.errors import UserError
 from nestling.recipe import BABYLM_MAX_EPOCHS, dump_recipe, load_recipe
 from nestling.files import check_output, output_lock, remove_stale_temporaries
-from nestling.run_folder import CHECKPOINTS, METRICS, SUMMARY, foreign_run_files, run_dir_name, write_recipe
+from nestling.run_folder import (CHECKPOINTS, FINAL, METRICS, RECIPE, SUMMARY, foreign_run_files, run_dir_name,
+                                 write_recipe)
 from nestling.training import checkpoint, checkpointing, distributed
 from nestling.training.batching import BatchPlan, draw_batch
 from nestling.training.counting import Counter, check_epochs
@@ -89,9 +90,10 @@ def _setup(recipe, run_dir: Path, resume, dist: Dist) -> TrainState:
     autocast = _autocast(recipe.run.precision, dist.device)
     model = _build_model(recipe, dataset).to(dist.device)
     check_output(run_dir, _disk_need(model, recipe), "the run")  # every rank: none goes on alone
-    if dist.is_main:
-        for folder in (run_dir, run_dir / checkpoint.STATE_DIR, run_dir / CHECKPOINTS):
-            remove_stale_temporaries(folder)
+    if dist.is_main:  # the trainer's own temporaries only: an eval may be writing results.json meanwhile
+        for folder, name in ((run_dir / checkpoint.STATE_DIR, "*"), (run_dir / CHECKPOINTS, "*"), (run_dir, FINAL),
+                             (run_dir, SUMMARY), (run_dir, RECIPE)):
+            remove_stale_temporaries(folder, name)
     plan = make_data_plan(recipe, dataset, model, dist, autocast)
     optimizer = build_optimizer(model, recipe.optimizer)
     s = TrainState(
