@@ -1,5 +1,7 @@
-"""Atomic file writing, the one implementation: readers (and a resumed run after SIGKILL) never see
-half-written files or folders.
+"""Writing outputs, the one implementation: atomic files and folders (readers, and a resumed run after
+SIGKILL, never see half-written ones), one writer lock per output (``output_lock``), the naming and
+clean-up of temporaries, the checks made before long work (``check_output``, ``refuse_overlap``) and
+the cache folder (``cache_dir``). The rules are in docs/architecture.md ("Writers").
 
 A file is written to a temporary sibling and renamed over its target; a folder is built in a
 temporary sibling and renamed into place. Temporary files from ``tempfile.mkstemp`` are private
