@@ -344,13 +344,58 @@ def build_parser() -> Parser:
     return parser
 
 
+# An error is one line of about this many characters; the whole message goes to a log file the line names.
+MAX_ERROR_LINE = 300
+
+
+def _error_log(command: str, text: str) -> Path | None:
+    """Write the full text of an error into the cache's logs/ folder; None when even that cannot be written."""
+    import datetime as dt
+
+    from nestling.files import cache_dir, write_atomic
+
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        return write_atomic(cache_dir() / "logs" / f"{stamp}-{command}-{os.getpid()}.log", text)
+    except (UserError, OSError):
+        return None
+
+
+def _fail(command: str, message: str, detail: str = "") -> None:
+    """One line on stderr, shortened when long (the full message and ``detail`` go to a log), exit 2."""
+    head = f"nestling {command}: error: "
+    line = " ".join(message.split())
+    if len(head) + len(line) > MAX_ERROR_LINE or detail or "\n" in message.strip():
+        log = _error_log(command, f"{head}{message}\n\n{detail}")
+        tail = f" (full message: {log})" if log else ""
+        room = max(MAX_ERROR_LINE - len(head) - len(tail), 60)
+        line = (line if len(line) <= room else line[:room - 3] + "...") + tail
+    sys.stderr.write(head + line + "\n")
+    sys.exit(2)
+
+
+def _os_error_message(err: OSError) -> str:
+    """A failed write as the user can act on it: which file, why, and what to do."""
+    import errno
+
+    where = f"{err.filename}: " if err.filename else ""
+    reason = err.strerror or (str(err).splitlines() or [type(err).__name__])[0]
+    advice = {errno.ENOSPC: "the disk is full; free some space and run the command again",
+              errno.EROFS: "the file system is read-only; choose another output",
+              errno.EACCES: "no permission; choose another output", errno.EDQUOT: "disk quota exceeded"}
+    return f"{where}{reason}" + (f"; {advice[err.errno]}" if err.errno in advice else "")
+
+
 def main(argv: list[str] | None = None) -> None:
+    import traceback
+
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
     except UserError as err:
-        sys.stderr.write(f"nestling {args.command}: error: {err}\n")
-        sys.exit(2)
+        _fail(args.command, str(err))
+    except OSError as err:  # disk full, read-only, no permission: one line, the traceback in the log
+        _fail(args.command, _os_error_message(err), traceback.format_exc())
     except RunStopped as err:
         sys.stderr.write(f"nestling {args.command}: {err}\n")
         sys.exit(130)

@@ -30,8 +30,25 @@ def prepare_and_train(recipe, out_dir: Path | None = None, resume: Path | None =
     recipe = load_recipe(recipe)
     if resume is not None:
         check_resume(recipe, resume)
+        if _already_finished(resume):
+            return Path(resume)
     recipe = with_value(recipe, "data.dir", str(ensure_dataset(recipe)))
     return train(recipe, out_dir=out_dir, resume=resume)
+
+
+def _already_finished(run_dir: Path) -> bool:
+    """A finished run resumed again: say so in one line, train and append nothing."""
+    import sys
+
+    from nestling.run_folder import read_summary
+
+    summary = read_summary(run_dir) if Path(run_dir).is_dir() else None
+    if not (summary and summary.get("finished") is True):
+        return False
+    if int(os.environ.get("RANK", "0")) == 0:
+        sys.stderr.write(f"nestling: {run_dir} already finished ({summary.get('steps')} of "
+                         f"{summary.get('total_steps')} steps); nothing to resume\n")
+    return True
 
 
 def train_recipe(recipe_or_name, overrides: list[str] | None = None, out_dir: Path | None = None,
@@ -66,6 +83,9 @@ def evaluate_path(model: Path, data: list[Path], *, out: Path | None = None, tas
     if out is not None and Path(out).is_dir():
         # Checked now, not after all the scoring.
         raise UserError(f"--out {out}: is a folder; --out names the results .json file to write")
+    from nestling.evaluation.results import check_results_out
+
+    check_results_out(out if out is not None else (model / "results.json" if is_run_dir(model) else None), model, data)
     options = dict(task_format=task_format, group_by=group_by, fast=fast, batch_size=batch_size, device=device,
                    seed=seed, trust_remote_code=trust_remote_code)
     if is_run_dir(model):
@@ -76,7 +96,10 @@ def evaluate_path(model: Path, data: list[Path], *, out: Path | None = None, tas
     else:
         results = evaluate_model(model, data, **options)
         if out is not None:
-            write_results(results, out)
+            from nestling.evaluation.results import results_lock
+
+            with results_lock(out):
+                write_results(results, out)
     return format_table(results) + (f"\n\nresults: {out}" if out else "")
 
 

@@ -22,6 +22,13 @@ from nestling.files import write_atomic
 RECIPE, LEDGER, METRICS, SUMMARY, RESULTS = "recipe.yaml", "ledger.json", "metrics.jsonl", "summary.json", "results.json"
 CHECKPOINTS, FINAL, CHECKPOINT_INFO = "checkpoints", "final", "checkpoint.json"
 SWEEP_MANIFEST = "manifest.json"
+STATE = "state"
+# What `nestling train` writes into a run folder: in a folder that is not a nestling run, a file of one of
+# these names is the user's, and a new run there would replace it.
+RUN_OUTPUTS = (RECIPE, LEDGER, METRICS, SUMMARY, RESULTS, CHECKPOINTS, FINAL, STATE)
+# The first line of every recipe.yaml nestling writes: how a run folder is recognised before it has a
+# summary.json or a state (a run killed in its first steps).
+RECIPE_HEADER = "# nestling run recipe (written by nestling train; resume with --resume)\n"
 
 MILLION = 1_000_000
 # BabyLM revision names: chck_<number><K|M|B>. They double as git branch names, so the alphabet is ref-safe.
@@ -147,6 +154,26 @@ def write_summary(run_dir: str | Path, summary: dict) -> Path:
     return write_json(Path(run_dir) / SUMMARY, summary)
 
 
+def is_nestling_run(folder: str | Path) -> bool:
+    """A folder `nestling train` made: its summary.json, a saved state, or a recipe.yaml with nestling's header."""
+    folder = Path(folder)
+    if (folder / SUMMARY).is_file() or any((folder / STATE).glob("step_*")):
+        return True
+    try:
+        with open(folder / RECIPE, encoding="utf-8") as f:
+            return f.readline() == RECIPE_HEADER
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def foreign_run_files(folder: str | Path) -> list[str]:
+    """The names a new run would write over in ``folder`` when ``folder`` is not a nestling run."""
+    folder = Path(folder)
+    if not folder.is_dir() or is_nestling_run(folder):
+        return []
+    return [name for name in RUN_OUTPUTS if (folder / name).exists() or (folder / name).is_symlink()]
+
+
 def read_recipe(run_dir: str | Path) -> dict | None:
     """The run's resolved recipe as plain data (lenient: a report may read any run); None when absent."""
     path = Path(run_dir) / RECIPE
@@ -161,7 +188,7 @@ def read_recipe(run_dir: str | Path) -> dict | None:
 
 def write_recipe(run_dir: str | Path, recipe_yaml: str) -> Path:
     """recipe.yaml, as ``nestling.recipe.dump_recipe`` renders it (so it loads again with load_recipe)."""
-    return write_atomic(Path(run_dir) / RECIPE, recipe_yaml)
+    return write_atomic(Path(run_dir) / RECIPE, RECIPE_HEADER + recipe_yaml)
 
 
 # ---------------------------------------------------------------- sweep folders

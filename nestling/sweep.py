@@ -46,12 +46,12 @@ from pathlib import Path
 import yaml
 
 from nestling.errors import RunStopped, UserError
-from nestling.files import write_atomic
+from nestling.files import output_lock, write_atomic
 from nestling.recipe import check_grid, dump_recipe, load_recipe
 from nestling.run_folder import RECIPE, is_sweep_dir, read_manifest, read_recipe, read_summary, write_manifest
 
 PENDING, RUNNING, FINISHED, STOPPED, FAILED = "pending", "running", "finished", "stopped", "failed"
-LOGS, LOCK = "logs", ".lock"
+LOGS = "logs"
 
 
 @dataclass
@@ -191,24 +191,6 @@ def _open_folder(sweep: Sweep) -> None:
     write_manifest(sweep.out, sweep.manifest())
 
 
-@contextlib.contextmanager
-def _locked(folder: Path):
-    """One sweep process per folder: a second is refused (the lock goes with the process, even on SIGKILL)."""
-    import fcntl
-
-    handle = open(folder / LOCK, "w")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise UserError(f"{folder}: another nestling sweep is running in this folder") from None
-    try:
-        yield
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
-
-
 def _folder_state(folder: Path) -> str:
     """finished, resumable (a training state to continue from), partial (started, no state) or absent."""
     from nestling.training.checkpoint import list_states
@@ -261,10 +243,11 @@ def run_sweep(recipe_ref, overrides: list[str] = (), grid: list[str] = (), seeds
         raise UserError("sweep.parallel > 1 starts its own processes; under torchrun run the sweep with --parallel 1")
     try:
         if dist is None or dist.is_main:
-            if sweep.out.exists() and not is_sweep_dir(sweep.out) and any(p.name != LOCK for p in sweep.out.iterdir()):
-                raise UserError(f"--out {sweep.out}: not empty and not a sweep folder; choose another --out")
-            sweep.out.mkdir(parents=True, exist_ok=True)
-            with _locked(sweep.out):
+            # One sweep process per folder (each run folder has its own lock too, taken by its training).
+            with output_lock(sweep.out):
+                if sweep.out.exists() and not is_sweep_dir(sweep.out) and any(sweep.out.iterdir()):
+                    raise UserError(f"--out {sweep.out}: not empty and not a sweep folder; choose another --out")
+                sweep.out.mkdir(parents=True, exist_ok=True)
                 _open_folder(sweep)
                 if sweep.parallel > 1:
                     _run_in_processes(sweep)

@@ -39,3 +39,15 @@ def test_summary_and_recipe_round_trip(tmp_path):
     rf.write_recipe(tmp_path, dump_recipe(recipe))
     assert load_recipe(tmp_path / rf.RECIPE).to_dict() == recipe.to_dict()
     assert rf.read_recipe(tmp_path)["name"] == "demo"
+
+
+def test_a_folder_is_a_nestling_run_by_its_files(tmp_path):
+    user = tmp_path / "myexp"
+    user.mkdir()
+    (user / "recipe.yaml").write_text("name: mine\n")  # the user's own recipe
+    assert not rf.is_nestling_run(user) and rf.foreign_run_files(user) == ["recipe.yaml"]
+    run = tmp_path / "run"
+    rf.write_recipe(run, "name: x\n")
+    assert rf.is_nestling_run(run) and rf.foreign_run_files(run) == []
+    assert rf.read_recipe(run) == {"name": "x"}, "the header is a YAML comment"
+    assert rf.foreign_run_files(tmp_path / "absent") == []

@@ -26,6 +26,8 @@ from nestling.data.cleaning import FORMAT_ALIASES, FORMATS, Cleaner, rule_names
 from nestling.data.formats import (BAD_LINE_POLICIES, BadInput, detect_format, list_files, read_blocks, sniff,
                                    split_ranges)
 from nestling.errors import UserError
+from nestling.files import (TMP_MARK, check_output, output_lock, refuse_overlap, remove_stale_temporaries,
+                            temporary_sibling)
 
 # Below this many input bytes, worker processes cost more than they save.
 PARALLEL_MIN_BYTES = 8 << 20
@@ -274,19 +276,25 @@ def prepare_dataset(sources: dict[str, list[Path]], out_dir: Path, track: str, *
         raise UserError(f"{out_dir}: exists and is not a folder; choose another --out")
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise UserError(f"{out_dir}: already exists and is not empty; choose another --out or remove it")
+    refuse_overlap(out_dir, [p for paths in langs.values() for p in paths])
     listed = {lang: [list_files(p) for p in paths] for lang, paths in langs.items()}
     _refuse_duplicates(listed)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        (tmp / "clean").mkdir(parents=True)
-        ledger = _prepare_into(tmp, listed, track, dict(fmt=fmt, keep_child=keep_child, on_bad_line=on_bad_line),
-                               allow_over_budget, workers)
-        (tmp / "ledger.json").write_text(json.dumps(ledger, indent=2, ensure_ascii=False) + "\n")
-        _swap_into_place(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with output_lock(out_dir):
+        remove_stale_temporaries(out_dir.parent, out_dir.name)
+        # The cleaned text is at most the input's size.
+        check_output(out_dir, sum(f.stat().st_size for found in listed.values() for files, _ in found for f in files),
+                     "the cleaned text")
+        tmp = temporary_sibling(out_dir)
+        try:
+            (tmp / "clean").mkdir(parents=True)
+            ledger = _prepare_into(tmp, listed, track, dict(fmt=fmt, keep_child=keep_child, on_bad_line=on_bad_line),
+                                   allow_over_budget, workers)
+            (tmp / "ledger.json").write_text(json.dumps(ledger, indent=2, ensure_ascii=False) + "\n")
+            _swap_into_place(tmp, out_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return ledger
 
 
@@ -351,7 +359,7 @@ def _prepare_language(tmp: Path, lang: str, paths: list[Path], track: str, optio
 
 def _swap_into_place(tmp: Path, out_dir: Path) -> None:
     if out_dir.exists():
-        old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+        old = out_dir.parent / f".{out_dir.name}{TMP_MARK}old-{os.getpid()}"
         out_dir.rename(old)
         tmp.rename(out_dir)
         shutil.rmtree(old, ignore_errors=True)

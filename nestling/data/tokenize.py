@@ -29,7 +29,7 @@ from nestling.data.prepare import format_table, load_ledger
 from nestling.data.shards import token_dtype, tokenizer_sha256
 from nestling.data.tokenizer import BOS, EOS, PAD, clean_files
 from nestling.errors import UserError
-from nestling.files import publish_folder
+from nestling.files import check_output, output_lock, publish_folder, remove_stale_temporaries, temporary_sibling
 
 CHUNK_BYTES = 1 << 20
 # The smallest validation slice worth a loss probe, when the language has that much text.
@@ -203,20 +203,24 @@ def tokenize_dataset(dataset_dir: Path, val_fraction: float = 0.01, workers: int
     vocab_size = tok.get_vocab_size()
     dtype = token_dtype(vocab_size)
     workers = workers or os.cpu_count() or 1
-    tmp = dataset_dir / f".shards.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     metas = {}
-    try:
-        for lang, path in paths.items():
-            val_every = choose_val_every(tok, path, val_fraction, min_val_tokens)
-            counts = _encode_language(tok, tokenizer_json, path, tmp / lang, val_every, dtype, workers, chunk_bytes)
-            metas[lang] = _meta(lang, counts, ledger["track"], tok, vocab_size, dtype, val_every)
-            metas[lang]["tokenizer_sha256"] = tokenizer_sha256(dataset_dir)
-            (tmp / lang / "meta.json").write_text(json.dumps(metas[lang], indent=2) + "\n")
-        publish_folder(tmp, dataset_dir / "shards")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with output_lock(dataset_dir):
+        remove_stale_temporaries(dataset_dir, "shards")
+        # Token ids take about as many bytes as the text (4 bytes a token in uint16 or 8 in uint32).
+        check_output(dataset_dir / "shards", sum(p.stat().st_size for p in paths.values()) * dtype.itemsize // 2,
+                     "the shards")
+        tmp = temporary_sibling(dataset_dir / "shards")
+        try:
+            for lang, path in paths.items():
+                val_every = choose_val_every(tok, path, val_fraction, min_val_tokens)
+                counts = _encode_language(tok, tokenizer_json, path, tmp / lang, val_every, dtype, workers, chunk_bytes)
+                metas[lang] = _meta(lang, counts, ledger["track"], tok, vocab_size, dtype, val_every)
+                metas[lang]["tokenizer_sha256"] = tokenizer_sha256(dataset_dir)
+                (tmp / lang / "meta.json").write_text(json.dumps(metas[lang], indent=2) + "\n")
+            publish_folder(tmp, dataset_dir / "shards")
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return metas
 
 

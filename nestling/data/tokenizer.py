@@ -11,7 +11,6 @@ Byte-level: every UTF-8 string round-trips (no unknown token, no normalizer).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Iterator
@@ -19,7 +18,7 @@ from typing import Iterator
 from nestling.data import counting
 from nestling.data.prepare import format_table, load_ledger
 from nestling.errors import UserError
-from nestling.files import publish_folder
+from nestling.files import output_lock, publish_folder, remove_stale_temporaries, temporary_sibling, write_atomic
 
 PAD, BOS, EOS = "<pad>", "<s>", "</s>"
 SPECIAL_TOKENS = [PAD, BOS, EOS]
@@ -133,20 +132,21 @@ def train_tokenizer(dataset_dir: Path, vocab_size: int, balance_languages: bool 
     dataset_dir = Path(dataset_dir)
     ledger = load_ledger(dataset_dir)
     paths = clean_files(dataset_dir)
-    tok = build_tokenizer(training_lines(paths, balance_languages, max_bytes_per_language), vocab_size)
     out = dataset_dir / "tokenizer"
-    tmp = dataset_dir / f".tokenizer.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        save_tokenizer(tok, tmp)
-        publish_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    report = fertility(tok, paths, ledger["track"])
-    meta = {"vocab_size": tok.get_vocab_size(), "requested_vocab_size": vocab_size,
-            "balance_languages": balance_languages, "fertility": report}
-    (dataset_dir / "tokenizer_report.json").write_text(json.dumps(meta, indent=2) + "\n")
+    with output_lock(dataset_dir):
+        remove_stale_temporaries(dataset_dir, out.name)
+        tok = build_tokenizer(training_lines(paths, balance_languages, max_bytes_per_language), vocab_size)
+        tmp = temporary_sibling(out)
+        try:
+            save_tokenizer(tok, tmp)
+            publish_folder(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        report = fertility(tok, paths, ledger["track"])
+        meta = {"vocab_size": tok.get_vocab_size(), "requested_vocab_size": vocab_size,
+                "balance_languages": balance_languages, "fertility": report}
+        write_atomic(dataset_dir / "tokenizer_report.json", json.dumps(meta, indent=2) + "\n")
     return report
 
 

@@ -378,17 +378,18 @@ def learning_curve(per_revision: dict, names: list[str], metric: str = "acc") ->
 
 def write_multilingual(section: dict, out_json: str | Path) -> Path:
     """Put ``section`` under "multilingual" in results.json, keeping whatever else the file holds."""
-    from nestling.evaluation.results import write_results
+    from nestling.evaluation.results import results_lock, write_results
 
     out_json = Path(out_json)
     results = {}
-    if out_json.is_file():
-        try:
-            results = json.loads(out_json.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise UserError(f"{out_json}: not valid JSON ({err}); not overwriting it") from None
-    results["multilingual"] = section
-    return write_results(results, out_json)
+    with results_lock(out_json):
+        if out_json.is_file():
+            try:
+                results = json.loads(out_json.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as err:
+                raise UserError(f"{out_json}: not valid JSON ({err}); not overwriting it") from None
+        results["multilingual"] = section
+        return write_results(results, out_json)
 
 
 def format_multilingual(section: dict, metric: str = "acc") -> str:
@@ -410,10 +411,12 @@ def evaluate_multilingual_path(model: str | Path, *, out: str | Path | None = No
     A run's section goes into RUN/results.json (other sections kept); a model folder's only into
     ``out`` when given. Options as in ``evaluate_multilingual``.
     """
+    from nestling.evaluation.results import check_results_out
     from nestling.run_folder import RESULTS, is_run_dir
 
-    section = evaluate_multilingual(model, **options)
     out = out or (Path(model) / RESULTS if is_run_dir(model) else None)
+    check_results_out(out, model)
+    section = evaluate_multilingual(model, **options)
     if out is not None:
         write_multilingual(section, out)
     return format_multilingual(section) + (f"\n\nresults: {out} (multilingual)" if out else "")

@@ -50,6 +50,7 @@ Scores are lm-eval's own (metric name without the ",none" filter suffix; other f
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -63,6 +64,35 @@ SCORING_RULE = ("sum of token log-probs; first token and the tokenizer's special
 def write_results(results: dict, out_path: str | Path) -> Path:
     """Write results as JSON atomically (temp file + rename): never a partial file at out_path."""
     return write_atomic(out_path, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+
+
+RESULTS_SIZE_ESTIMATE = 1_000_000  # a run's results.json with every revision and UID stays under this
+
+
+def check_results_out(out: str | Path | None, model: str | Path, data=()) -> None:
+    """Before any scoring: the results file is neither the model nor an input, and it can be written
+    (writable, and free space for it), so a long evaluation is never lost at its last step."""
+    from nestling.errors import UserError
+    from nestling.files import check_output, refuse_overlap
+
+    if out is None:
+        return
+    if Path(out).resolve() == Path(model).resolve():
+        raise UserError(f"--out {out}: is the model being evaluated; choose another results file")
+    refuse_overlap(out, list(data))
+    check_output(out, RESULTS_SIZE_ESTIMATE, "results.json")
+
+
+@contextlib.contextmanager
+def results_lock(out_path: str | Path):
+    """The short lock around a read-merge-write of a results file (not held while scoring): two commands
+    that each write their own section of one results.json both land. A temporary of it left by a killed
+    writer goes."""
+    from nestling.files import LOCK_WAIT_S, output_lock, remove_stale_temporaries
+
+    with output_lock(out_path, wait_s=LOCK_WAIT_S):
+        remove_stale_temporaries(Path(out_path).parent, Path(out_path).name)
+        yield
 
 
 # Sections of a run's results.json that other commands own: a zero-shot rerun keeps them.

@@ -109,10 +109,12 @@ def write_run_outputs(run_result: dict, out_json: str | Path) -> dict[str, Path]
     ``out_json`` = RUN/results.json gives RUN/learning_curve.md and RUN/learning_curve.png.
     Every file is written atomically; the plot is skipped when no revision knows its words seen.
     """
-    from nestling.evaluation.results import format_learning_curve, keep_other_sections, write_results, write_text_atomic
+    from nestling.evaluation.results import (format_learning_curve, keep_other_sections, results_lock, write_results,
+                                             write_text_atomic)
 
     out_json = Path(out_json)
-    paths = {"results": write_results(keep_other_sections(run_result, out_json), out_json)}
+    with results_lock(out_json):
+        paths = {"results": write_results(keep_other_sections(run_result, out_json), out_json)}
     table = format_learning_curve(run_result) + "\n"
     paths["table"] = write_text_atomic(table, out_json.with_name("learning_curve.md"))
     if any(p["words_seen"] for p in run_result["learning_curve"]):

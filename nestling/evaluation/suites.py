@@ -286,11 +286,12 @@ def format_suite_table(result: dict) -> str:
 
 def write_suite_outputs(result: dict, out_json: str | Path) -> Path:
     """results.json (atomic) and suite.md beside it; returns the JSON path."""
-    from nestling.evaluation.results import keep_other_sections, write_results, write_text_atomic
+    from nestling.evaluation.results import keep_other_sections, results_lock, write_results, write_text_atomic
 
     out_json = Path(out_json)
     # The finetune and multilingual sections other commands wrote into the same file stay.
-    write_results(keep_other_sections(result, out_json), out_json)
+    with results_lock(out_json):
+        write_results(keep_other_sections(result, out_json), out_json)
     write_text_atomic(format_suite_table(result) + "\n", out_json.with_name("suite.md"))
     return out_json
 
@@ -317,12 +318,14 @@ def evaluate_suite_path(target: Path, suite: str, root: str | Path | None = None
     A run writes RUN/results.json and RUN/submission/ by default; a model folder writes only what
     ``out`` / ``submission`` name.
     """
+    from nestling.evaluation.results import check_results_out
     from nestling.evaluation.runs import is_run_dir
 
     target = Path(target)
     if is_run_dir(target):
         out = out or target / "results.json"
         submission = submission or target / "submission"
+    check_results_out(out, target)
     result = run_suite(target, suite, root, submission_dir=submission, **options)
     lines = [format_suite_table(result)]
     if out is not None:

@@ -25,6 +25,8 @@ from pathlib import Path
 
 from nestling.data.tokenizer import MODEL_INPUT_NAMES
 from nestling.errors import UserError
+from nestling.files import (TMP_MARK, check_output, folder_bytes, is_inside, output_lock, refuse_overlap,
+                            remove_stale_temporaries, temporary_sibling)
 
 from .card import fmt_int, render_card
 from .run import Checkpoint, Run, load_run, read_json, require_exportable
@@ -176,23 +178,40 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, force: bool = False,
     other = load_run(Path(compare).resolve()) if compare is not None else None
     out = Path(out_dir).resolve()
     _check_out_dir(out, run, force)
+    if other is not None:
+        refuse_overlap(out, [other.path])
+    folders = [run.final.path, *(ck.path for ck in run.checkpoints)]
+    _refuse_outside_links(run.path, folders)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        _build(run, tmp, compare=other, card_kwargs=dict(repo_id=repo_id, license=license, datasets=datasets))
-        _replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with output_lock(out):
+        remove_stale_temporaries(out.parent, out.name)
+        # The export holds every model folder once as a blob (+ the checked-out final model).
+        check_output(out, sum(folder_bytes(f) for f in folders) + folder_bytes(run.final.path), "the export")
+        tmp = temporary_sibling(out)
+        tmp.mkdir()
+        try:
+            _build(run, tmp, compare=other, card_kwargs=dict(repo_id=repo_id, license=license, datasets=datasets))
+            _replace(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return out
+
+
+def _refuse_outside_links(run_dir: Path, folders: list[Path]) -> None:
+    """A link in a model folder to a file outside the run would publish that file: refused."""
+    for folder in folders:
+        for path in folder.rglob("*"):
+            if path.is_symlink() and not is_inside(path, run_dir):
+                raise UserError(f"{path.relative_to(run_dir.parent)}: a link outside the run, to "
+                                f"{os.path.realpath(path)}; replace it with the file itself to export it")
 
 
 def _replace(new: Path, out: Path) -> None:
     """Move the finished export into place; an old ``out`` is moved aside first and deleted last."""
     old = None
     if out.exists():
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+        old = out.parent / f".{out.name}{TMP_MARK}old-{uuid.uuid4().hex[:8]}"
         out.rename(old)
     try:
         new.rename(out)

@@ -41,12 +41,10 @@ def uriel_code(lang: str) -> str:
 
 
 def default_cache_path() -> Path:
-    """``$NESTLING_CACHE_DIR/uriel_features.json``, else under ``$XDG_CACHE_HOME`` or ``~/.cache``."""
-    # An empty variable counts as unset, as the XDG specification says.
-    root = os.environ.get("NESTLING_CACHE_DIR") or None
-    if root is None:
-        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nestling"
-    return Path(root) / "uriel_features.json"
+    """``uriel_features.json`` in nestling's cache folder (``nestling.files.cache_dir``)."""
+    from nestling.files import cache_dir
+
+    return cache_dir() / "uriel_features.json"
 
 
 def _read_cache(path: Path) -> dict:

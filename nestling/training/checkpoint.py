@@ -16,7 +16,7 @@ import torch
 from safetensors import SafetensorError
 
 from nestling.errors import UserError
-from nestling.files import publish_folder
+from nestling.files import publish_folder, temporary_sibling
 from nestling.run_folder import write_checkpoint_info
 from nestling.training.safe_state import DamagedState, read_state, write_state
 
@@ -67,7 +67,7 @@ def save_model_folder(model, tokenizer_dir: Path, folder: Path, info: dict) -> P
     ``info`` is {"name", "words_seen", "tokens_seen", "step"}.
     """
     assert_finite(model)
-    tmp = folder.with_name(f".tmp-{folder.name}")
+    tmp = temporary_sibling(folder)
     shutil.rmtree(tmp, ignore_errors=True)
     # Master weights stay fp32 (autocast computes in bf16 but never casts the parameters), so F32 on disk.
     with _writing(tmp, folder):
@@ -83,7 +83,7 @@ def save_model_folder(model, tokenizer_dir: Path, folder: Path, info: dict) -> P
 
 def copy_model_folder(src: Path, folder: Path, info: dict) -> Path:
     """A second milestone crossed in the same step: same weights, its own checkpoint.json."""
-    tmp = folder.with_name(f".tmp-{folder.name}")
+    tmp = temporary_sibling(folder)
     shutil.rmtree(tmp, ignore_errors=True)
     with _writing(tmp, folder):
         shutil.copytree(src, tmp)
@@ -99,7 +99,7 @@ def state_folder(run_dir: Path, step: int) -> Path:
 def save_state(run_dir: Path, step: int, state: dict, keep_last: int) -> Path:
     """Write ``state`` as state/step_XXXXXXXX/ (JSON + safetensors, no pickle) atomically; keep the last N."""
     folder = state_folder(run_dir, step)
-    tmp = folder.with_name(f".tmp-{folder.name}")
+    tmp = temporary_sibling(folder)
     shutil.rmtree(tmp, ignore_errors=True)
     with _writing(tmp, folder):
         tmp.mkdir(parents=True)

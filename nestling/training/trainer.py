@@ -37,7 +37,9 @@ import torch.nn.functional as F
 from nestling.data.ledger import LEDGER, exposure_report, unique_tokens
 from nestling.errors import UserError
 from nestling.recipe import BABYLM_MAX_EPOCHS, dump_recipe, load_recipe
-from nestling.run_folder import METRICS, SUMMARY, run_dir_name, write_recipe
+from nestling.files import check_output, output_lock, remove_stale_temporaries
+from nestling.run_folder import (CHECKPOINTS, FINAL, METRICS, RECIPE, SUMMARY, foreign_run_files, run_dir_name,
+                                 write_recipe)
 from nestling.training import checkpoint, checkpointing, distributed
 from nestling.training.batching import BatchPlan, draw_batch
 from nestling.training.counting import Counter, check_epochs
@@ -65,27 +67,34 @@ def train(recipe, out_dir: Path | None = None, resume: Path | None = None) -> Pa
     recipe = load_recipe(recipe)
     dist = distributed.init(recipe.run.device)
     try:
-        s = _setup(recipe, out_dir, resume, dist)
-        try:
-            return _loop(s)
-        finally:
-            s.log.close()
-            # The DDP wrapper's reducer holds the process group: it must go before the group is
-            # destroyed, or gloo's destructor can wait forever on a peer that has already left.
-            s.fwd = s.model
-            del s
-            gc.collect()
+        run_dir = _run_path(recipe, out_dir, resume, dist)
+        with _run_lock(run_dir, dist):
+            s = _setup(recipe, run_dir, resume, dist)
+            try:
+                return _loop(s)
+            finally:
+                s.log.close()
+                # The DDP wrapper's reducer holds the process group: it must go before the group is
+                # destroyed, or gloo's destructor can wait forever on a peer that has already left.
+                s.fwd = s.model
+                del s
+                gc.collect()
     finally:
         distributed.shutdown(dist)
 
 
-def _setup(recipe, out_dir, resume, dist: Dist) -> TrainState:
+def _setup(recipe, run_dir: Path, resume, dist: Dist) -> TrainState:
     """Every part of the run, in the order that keeps the random streams of a fresh and a resumed run equal."""
     checkpointing.seed_everything(recipe.seed)
     dataset = open_dataset(recipe)
-    run_dir = _run_dir(recipe, out_dir, resume, dist)
+    _check_run_dir(run_dir, resume)
     autocast = _autocast(recipe.run.precision, dist.device)
     model = _build_model(recipe, dataset).to(dist.device)
+    check_output(run_dir, _disk_need(model, recipe), "the run")  # every rank: none goes on alone
+    if dist.is_main:  # the trainer's own temporaries only: an eval may be writing results.json meanwhile
+        for folder, name in ((run_dir / checkpoint.STATE_DIR, "*"), (run_dir / CHECKPOINTS, "*"), (run_dir, FINAL),
+                             (run_dir, SUMMARY), (run_dir, RECIPE)):
+            remove_stale_temporaries(folder, name)
     plan = make_data_plan(recipe, dataset, model, dist, autocast)
     optimizer = build_optimizer(model, recipe.optimizer)
     s = TrainState(
@@ -337,22 +346,55 @@ def _autocast(precision: str, device: torch.device):
     return partial(torch.autocast, device_type=device.type, dtype=torch.bfloat16)
 
 
-def _run_dir(recipe, out_dir, resume, dist: Dist) -> Path:
+def _run_path(recipe, out_dir, resume, dist: Dist) -> Path:
     """The run folder: ``resume``, else ``out_dir``, else runs/<date>_<method>_seed<N> (rank 0's date)."""
     if resume is not None:
-        run_dir = Path(resume)
-        if not checkpoint.list_states(run_dir):
-            raise UserError(f"--resume {run_dir}: no training state found under {run_dir}/state/")
-        return run_dir
+        return Path(resume)
     if out_dir is None:
         date = distributed.broadcast_object(dt.date.today().isoformat(), dist)
         out_dir = Path(recipe.run.out_root) / run_dir_name(recipe.method, recipe.seed, date)
-    run_dir = Path(out_dir)
+    return Path(out_dir)
+
+
+def _check_run_dir(run_dir: Path, resume) -> None:
+    """Checked holding the run's lock: a resumed run has a state; a new one neither replaces a run nor
+    writes over files nestling did not write (a user's own recipe.yaml in the --out folder)."""
+    if resume is not None:
+        if not checkpoint.list_states(run_dir):
+            raise UserError(f"--resume {run_dir}: no training state found under {run_dir}/state/")
+        return
     if checkpoint.list_states(run_dir) or (run_dir / SUMMARY).exists():
         raise UserError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another --out")
+    foreign = foreign_run_files(run_dir)
+    if foreign:
+        raise UserError(f"--out {run_dir}: holds {', '.join(foreign)}, not written by nestling train; a run would "
+                        "replace them; choose another --out")
     # Created by _write_run_files once the model, batch plan and budget have passed their checks:
     # a refused recipe leaves no empty run folder behind.
-    return run_dir
+
+
+@contextlib.contextmanager
+def _run_lock(run_dir: Path, dist: Dist):
+    """One writer per run folder: a second `nestling train` on it fails at once. Rank 0 holds the lock and
+    every rank learns whether it got it, so no rank goes on to wait for a refused one."""
+    with contextlib.ExitStack() as stack:
+        refused = None
+        if dist.is_main:
+            try:
+                stack.enter_context(output_lock(run_dir))
+            except UserError as err:
+                refused = str(err)
+        refused = distributed.broadcast_object(refused, dist)
+        if refused is not None:
+            raise UserError(refused)
+        yield
+
+
+def _disk_need(model, recipe) -> int:
+    """Bytes a run needs at least: the final model, and the kept training states (weights and two optimizer
+    moments each, one more while the next is written). Milestone checkpoints come on top."""
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    return weights * (1 + 3 * (recipe.checkpoints.keep_last + 1))
 
 
 def _write_run_files(s: TrainState) -> None:

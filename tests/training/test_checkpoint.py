@@ -27,7 +27,7 @@ def test_model_folder_is_complete_and_loadable(tmp_path, model):
     names = {p.name for p in folder.iterdir()}
     assert {"model.safetensors", "config.json", "generation_config.json", "tokenizer.json", "checkpoint.json"} <= names
     assert json.loads((folder / "checkpoint.json").read_text()) == info
-    assert not list((tmp_path / "checkpoints").glob(".tmp-*"))
+    assert not list((tmp_path / "checkpoints").glob(".*.tmp-*"))
     loaded = AutoModelForCausalLM.from_pretrained(folder)
     assert next(loaded.parameters()).dtype == torch.float32
     tok = AutoTokenizer.from_pretrained(folder)
@@ -52,8 +52,8 @@ def test_state_is_atomic_and_keeps_last_n(tmp_path):
         checkpoint.save_state(tmp_path, step, {"step": step, "w": torch.ones(3) * step}, keep_last=2)
     assert [p.name for p in checkpoint.list_states(tmp_path)] == ["step_00000008", "step_00000012"]
     # A half-written state (killed before the rename) is invisible to resume.
-    (tmp_path / "state" / ".tmp-step_00000016").mkdir()
-    (tmp_path / "state" / ".tmp-step_00000016" / "state.json").write_bytes(b"garbage")
+    (tmp_path / "state" / ".step_00000016.tmp-999").mkdir()
+    (tmp_path / "state" / ".step_00000016.tmp-999" / "state.json").write_bytes(b"garbage")
     state = checkpoint.load_latest_state(tmp_path)
     assert state["step"] == 12 and torch.equal(state["w"], torch.full((3,), 12.0))
     checkpoint.save_state(tmp_path, 16, {"step": 16}, keep_last=2)

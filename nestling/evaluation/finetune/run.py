@@ -243,15 +243,16 @@ def merge_into(results: dict, section: dict) -> dict:
 
 def write_section(section: dict, out: Path, model: Path) -> Path:
     """Merge the section into ``out`` (created when absent) atomically."""
-    from nestling.evaluation.results import write_results
+    from nestling.evaluation.results import results_lock, write_results
 
     results = {"schema_version": 1, "model": str(model)}
-    if out.is_file():
-        try:
-            results = json.loads(out.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise UserError(f"{out}: not valid JSON ({err.msg}); not overwriting it") from None
-    return write_results(merge_into(results, section), out)
+    with results_lock(out):
+        if out.is_file():
+            try:
+                results = json.loads(out.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as err:
+                raise UserError(f"{out}: not valid JSON ({err.msg}); not overwriting it") from None
+        return write_results(merge_into(results, section), out)
 
 
 def finetune_path(model: str | Path, *, suite: str | None = None, tasks: list[str] | None = None,
@@ -260,6 +261,7 @@ def finetune_path(model: str | Path, *, suite: str | None = None, tasks: list[st
                   trust_remote_code: bool = False) -> str:
     """The `nestling finetune` command; returns the table (and where results went). A folder's own code runs
     only with ``trust_remote_code`` or when it is nestling's shipped code (nestling.evaluation.trust)."""
+    from nestling.evaluation.results import check_results_out
     from nestling.run_folder import RESULTS, is_run_dir
 
     model = Path(model)
@@ -275,10 +277,11 @@ def finetune_path(model: str | Path, *, suite: str | None = None, tasks: list[st
         seeds = cfg["multilingual"]["seeds"] if layout == "multilingual" else cfg["seeds"]
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise UserError(f"finetune seeds must be a non-empty list of integers, got {seeds!r}")
-    section = run_plan(Plan(layout, task_list, skipped, revision_map, list(seeds), trust_remote_code), cfg,
-                       progress=progress)
     if out is None and is_run_dir(model):
         out = model / RESULTS
+    check_results_out(out, model, [data])  # before any fine-tuning
+    section = run_plan(Plan(layout, task_list, skipped, revision_map, list(seeds), trust_remote_code), cfg,
+                       progress=progress)
     table = format_table(section)
     if out is not None:
         write_section(section, Path(out), model)
