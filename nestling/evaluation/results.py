@@ -65,8 +65,8 @@ def write_results(results: dict, out_path: str | Path) -> Path:
     return write_atomic(out_path, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
 
 
-# Sections of a run's results.json that other commands own: a zero-shot rerun keeps them.
-OTHER_COMMANDS_SECTIONS = ("finetune", "multilingual")
+# Sections of a run's results.json that other commands (or strict-full's AoA) own: a zero-shot rerun keeps them.
+OTHER_COMMANDS_SECTIONS = ("finetune", "multilingual", "aoa")
 
 
 def keep_other_sections(result: dict, out_path: str | Path) -> dict:
