@@ -116,7 +116,9 @@ def surprisal_file(model_name: str, rows: list[dict]) -> dict:
 
 
 def _sigmoid(x, a, b, c, d):
-    return a / (1 + np.exp(-b * (x - c))) + d
+    # A steep trial fit overflows exp to inf, which gives the right limit (0); no warning for it.
+    with np.errstate(over="ignore"):
+        return a / (1 + np.exp(-b * (x - c))) + d
 
 
 def _crossing(a: float, b: float, c: float, d: float, y: float) -> float | None:
