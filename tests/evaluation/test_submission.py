@@ -87,3 +87,27 @@ def test_official_full_collation_and_results_accept_the_submission(tiny_model_di
     assert float(printed["WUG PAST"]) == pytest.approx(100 * ours["revisions"]["final"]["tasks"]["wug_past_tense"]["score"],
                                                        abs=0.006)
     assert ours["aoa"]["rows_per_revision"] == 8005 and len(ours["aoa"]["revisions"]) == 28
+
+
+def test_cli_check_prints_one_list(tmp_path, capsys):
+    from nestling import cli
+
+    run = tmp_path / "run"
+    (run / "final").mkdir(parents=True)
+
+    def check(*extra):
+        try:
+            cli.main(["eval", str(run), "--check", *extra])
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code
+        return code, *capsys.readouterr()
+
+    code, _, err = check("--suite", "strict-full")
+    assert code == 2 and "no submission folder" in err and len(err.strip().splitlines()) == 1
+    write_finetune_predictions(run / "submission", "run", "final", "rte", [1])
+    code, out, _ = check("--suite", "strict-full")
+    assert code == 1 and out.startswith("missing for a complete submission (")
+    assert "- fast tasks × chck_1000M:" in out and "rte" not in out
+    code, _, err = check("--suite", "strict-fast")
+    assert code == 2 and "--suite strict-full" in err
