@@ -90,14 +90,12 @@ def write_finetune_predictions(root: str | Path, model_name: str, revision: str,
     return write_results(content, finetune_prediction_path(root, model_name, revision, task))
 
 
-def finish_full_submission(root: str | Path, model_name: str, aoa: dict | None) -> Path | None:
+def finish_full_submission(root: str | Path, model_name: str, aoa: dict | None) -> Path:
     """Write AoA_word/surprisal.json and add ``aoa`` and ``glue`` to main's all_full_preds_causal.json."""
     if aoa is not None:
         write_results(aoa, aoa_path(root, model_name))
     collated_path = Path(root) / model_name / "main" / f"all_full_preds_{BACKEND}.json"
-    if not collated_path.is_file():
-        return None
-    collated = json.loads(collated_path.read_text(encoding="utf-8"))
+    collated = json.loads(collated_path.read_text(encoding="utf-8")) if collated_path.is_file() else {}
     if aoa is not None:
         collated["aoa"] = aoa
     glue = {}

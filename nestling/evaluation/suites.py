@@ -243,11 +243,9 @@ def run_suite(target: str | Path, suite: str, root: str | Path | None = None, *,
     Writes nothing but the official submission files under ``submission_dir`` when given.
     ``log`` (default: print to stderr) receives one line per skipped (missing) task.
     """
-    from nestling.evaluation.aoa import aoa_section, load_contexts, revision_rows, surprisal_file
-    from nestling.evaluation.evaluate import load_model, read_words_seen
-    from nestling.evaluation.results import SCHEMA_VERSION, SCORING_RULE
-    from nestling.evaluation.submission import finish_full_submission, write_revision_submission
-    from nestling.run_folder import is_revision_name
+    from nestling.evaluation.aoa import aoa_section, load_contexts, surprisal_file
+    from nestling.evaluation.results import SCHEMA_VERSION
+    from nestling.evaluation.submission import finish_full_submission
 
     log = log or (lambda line: print(line, file=sys.stderr))
     target = Path(target)
@@ -258,32 +256,17 @@ def run_suite(target: str | Path, suite: str, root: str | Path | None = None, *,
     fast, full, missing = locate_tasks(suite, root)
     for m in missing:
         log(f"{suite}: skipped {m['task']} ({m['group']}): {m['path']} {m['reason']}")
+    aoa_files = locate_aoa(root, missing, log) if suite == "strict-full" and is_run else None
     groups = {"fast": fast, "full": full}
     needed = {g for _, g in plan.values()}
-    if not any(groups[g] for g in needed):
+    if not any(groups[g] for g in needed) and not aoa_files:
         raise UserError(f"{root}: none of the {suite} tasks were found (see the skipped tasks above)")
     data = {g: {name: (task, load_suite_task(task, path)) for name, (task, path) in groups[g].items()}
             for g in needed}
-    aoa_files = locate_aoa(root, missing, log) if suite == "strict-full" and is_run else None
-    aoa_words, aoa_rows = (load_contexts(aoa_files[0]) if aoa_files else None), []
-    per_revision = {}
-    for rev, (folder, group) in plan.items():
-        # Each revision's own folder: a local path with revision= would load the same weights every time.
-        model, tokenizer = load_model(folder, device=device, trust_remote_code=trust_remote_code)
-        tasks, predictions = evaluate_revision(model, tokenizer, data[group], seed=seed, batch_size=batch_size,
-                                               max_tokens=max_tokens, precision=precision, progress=progress)
-        if aoa_words is not None and is_revision_name(rev):
-            aoa_rows += revision_rows(model, tokenizer, rev, aoa_words, batch_size=batch_size,
-                                      max_tokens=max_tokens, precision=precision, progress=progress)
-        del model
-        per_revision[rev] = {
-            "schema_version": SCHEMA_VERSION, "model": str(target), "revision": rev,
-            "words_seen": read_words_seen(folder), "suite": suite, "task_set": group,
-            "headline": "score", "headline_tie_rule": "first", "seed": seed, "fast": group == "fast",
-            "scoring": SCORING_RULE, "tasks": tasks,
-        }
-        if submission_dir is not None:
-            write_revision_submission(submission_dir, target.name, rev, group, data[group], predictions)
+    options = dict(batch_size=batch_size, max_tokens=max_tokens, precision=precision, progress=progress)
+    per_revision, aoa_rows = evaluate_plan(target, suite, plan, data, load_contexts(aoa_files[0]) if aoa_files else None,
+                                           submission_dir=submission_dir, device=device, seed=seed,
+                                           trust_remote_code=trust_remote_code, **options)
     result = {"schema_version": SCHEMA_VERSION, ("run" if is_run else "model"): str(target), "suite": suite,
               "eval_root": str(root), "missing": missing, "revisions": per_revision,
               "learning_curve": suite_curve(per_revision)}
@@ -295,6 +278,35 @@ def run_suite(target: str | Path, suite: str, root: str | Path | None = None, *,
             finish_full_submission(submission_dir, target.name,
                                    surprisal_file(target.name, aoa_rows) if aoa_rows else None)
     return result
+
+
+def evaluate_plan(target: Path, suite: str, plan: dict, data: dict, aoa_words: list | None, *, submission_dir,
+                  device: str, seed: int, trust_remote_code: bool, **options) -> tuple[dict, list[dict]]:
+    """({revision: result}, AoA surprisal rows): each revision loaded once, its tasks and AoA scored."""
+    from nestling.evaluation.aoa import revision_rows
+    from nestling.evaluation.evaluate import load_model, read_words_seen
+    from nestling.evaluation.results import SCHEMA_VERSION, SCORING_RULE
+    from nestling.evaluation.submission import write_revision_submission
+    from nestling.run_folder import is_revision_name
+
+    per_revision, aoa_rows = {}, []
+    for rev, (folder, group) in plan.items():
+        # Each revision's own folder: a local path with revision= would load the same weights every time.
+        model, tokenizer = load_model(folder, device=device, trust_remote_code=trust_remote_code)
+        tasks, predictions = ({}, {}) if not data[group] else evaluate_revision(model, tokenizer, data[group],
+                                                                                seed=seed, **options)
+        if aoa_words is not None and is_revision_name(rev):
+            aoa_rows += revision_rows(model, tokenizer, rev, aoa_words, **options)
+        del model
+        per_revision[rev] = {
+            "schema_version": SCHEMA_VERSION, "model": str(target), "revision": rev,
+            "words_seen": read_words_seen(folder), "suite": suite, "task_set": group,
+            "headline": "score", "headline_tie_rule": "first", "seed": seed, "fast": group == "fast",
+            "scoring": SCORING_RULE, "tasks": tasks,
+        }
+        if submission_dir is not None and data[group]:
+            write_revision_submission(submission_dir, target.name, rev, group, data[group], predictions)
+    return per_revision, aoa_rows
 
 
 def _cell(task: dict) -> str:
