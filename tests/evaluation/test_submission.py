@@ -111,3 +111,25 @@ def test_cli_check_prints_one_list(tmp_path, capsys):
     assert "- fast tasks × chck_1000M:" in out and "rte" not in out
     code, _, err = check("--suite", "strict-fast")
     assert code == 2 and "--suite strict-full" in err
+
+
+def test_wug_past_tense_scored_by_the_official_rule(tiny_model_dir, tmp_path, monkeypatch):
+    """full_eval/wug_past_tense: nestling's rho equals what the official results script computes from its file."""
+    if not (OFFICIAL / "evaluation_pipeline" / "calculate_results_from_pred.py").is_file():
+        pytest.skip(f"official strict pipeline not found at {OFFICIAL}")
+    pytest.importorskip("statsmodels")
+    root = build_full_eval(build_eval_root(tmp_path / "evaluation_data", link_reading=False))
+    from nestling.evaluation.suites import run_suite
+
+    result = run_suite(tiny_model_dir, "strict-full", root, device="cpu", progress=False, log=lambda _: None,
+                       submission_dir=tmp_path / "sub")
+    ours = result["revisions"]["main"]["tasks"]["wug_past_tense"]
+    assert ours["n_items"] == 7 and ours["metric"] == "spearman"
+    preds = json.loads((tmp_path / "sub" / tiny_model_dir.name / "main" / "zero_shot" / "causal" / "wug_past"
+                        / "wug_past_tense" / "predictions.json").read_text())
+    assert list(preds) == ["wug_past"] and preds["wug_past"]["predictions"][6]["id"] == "wug_past_6"
+    monkeypatch.syspath_prepend(str(OFFICIAL / "evaluation_pipeline"))
+    import calculate_results_from_pred as official
+
+    rho = official._calculate_wug_results(preds, root / "full_eval" / "wug_past_tense")
+    assert rho == pytest.approx(100 * ours["score"], abs=1e-12)
