@@ -261,7 +261,7 @@ def write_section(section: dict, out: Path, model: Path) -> Path:
 
 def write_submission_predictions(section: dict, model: Path) -> Path | None:
     """A run's final-model GLUE predictions as official files under RUN/submission (taken out of ``section``)."""
-    from nestling.evaluation.submission import write_finetune_predictions
+    from nestling.evaluation.submission import finish_full_submission, write_finetune_predictions
     from nestling.run_folder import is_run_dir
 
     predictions = {rev: res.pop("predictions", {}) for rev, res in section["revisions"].items()}
@@ -269,6 +269,8 @@ def write_submission_predictions(section: dict, model: Path) -> Path | None:
         return None
     written = [write_finetune_predictions(model / "submission", model.name, "final", task, preds)
                for task, preds in predictions["final"].items()]
+    # main's all_full_preds_causal.json (what calculate_results_from_pred.py reads) gets the "glue" key.
+    finish_full_submission(model / "submission", model.name, None)
     return written[0].parent.parent
 
 
