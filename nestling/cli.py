@@ -126,6 +126,16 @@ def cmd_eval(args) -> None:
 
     if args.suite and args.data:
         raise UserError("give --data PATH or --suite NAME, not both")
+    if args.check:
+        from nestling.evaluation.suites import check_submission
+
+        if args.suite != "strict-full":
+            raise UserError("--check lists what a strict-full submission lacks: give --suite strict-full")
+        report, complete = check_submission(args.model, args.submission)
+        print(report)
+        if not complete:
+            sys.exit(1)
+        return
     if args.suite or not args.data:
         from nestling.evaluation.suites import evaluate_suite_path, recipe_suite
 
@@ -280,6 +290,8 @@ def build_parser() -> Parser:
                         "chck_*, full on final) or the multilingual track's lm-eval tasks (needs nestling[lmeval])")
     p.add_argument("--eval-root", type=Path, help="official evaluation_data folder (default $NESTLING_EVAL_DATA)")
     p.add_argument("--submission", type=Path, help="folder for official prediction files (default <run>/submission)")
+    p.add_argument("--check", action="store_true",
+                   help="with --suite strict-full: list what the submission folder lacks (task x revision), evaluate nothing")
     p.add_argument("--task-format", default="auto")
     p.add_argument("--group-by", help="grouping key of a generic sentence_good/sentence_bad file")
     p.add_argument("--fast", action="store_true", help="official fast subsets")

@@ -95,8 +95,8 @@ def results_lock(out_path: str | Path):
         yield
 
 
-# Sections of a run's results.json that other commands own: a zero-shot rerun keeps them.
-OTHER_COMMANDS_SECTIONS = ("finetune", "multilingual")
+# Sections of a run's results.json that other commands (or strict-full's AoA) own: a zero-shot rerun keeps them.
+OTHER_COMMANDS_SECTIONS = ("finetune", "multilingual", "aoa")
 
 
 def keep_other_sections(result: dict, out_path: str | Path) -> dict:

@@ -3,7 +3,9 @@
 ``strict-fast``: the fast tasks (``fast_eval/...``) on every revision of a run: each ``chck_*``
 and ``final`` (official ``eval_zero_shot_fast.sh`` / ``..._all_revisions.sh``).
 ``strict-full``: the fast tasks on every ``chck_*`` revision and the full tasks (``full_eval/...``)
-on the final model (``eval_zero_shot.sh``), which is what a leaderboard submission holds.
+on the final model (``eval_zero_shot.sh``), and on a run the AoA surprisals of every ``chck_*``
+revision (``full_eval/aoa/cdi_childes.json``, scored against ``full_eval/aoa/cdi_human.csv``),
+which is what a leaderboard submission holds (with `nestling finetune`'s predictions).
 A single model folder gets the suite's fast (strict-fast) or full (strict-full) tasks.
 
 The evaluation root is the official ``evaluation_data`` folder as users unzip it (``--eval-root``
@@ -24,7 +26,13 @@ revision, ``main``)::
                          "headline": "score", "headline_tie_rule": "first", "seed", "fast", "scoring",
                          "tasks": {TASK: ...}}},
      "learning_curve": [{"revision", "words_seen", TASK: score, ...}],   # accuracy and WUG tasks
-     "submission": "path"}                                                # when files were written
+     "submission": "path",                                                # when files were written
+     "aoa": {...}}                                                        # strict-full on a run
+
+    aoa:          {"schema_version": 1, "metric": "pearson_r", "score": r | null (no cdi_human.csv),
+                   "n_words": words fitted on both sides, "p_value", "revisions": [chck_* scored],
+                   "rows_per_revision", "mean_surprisal": {REV: nats}, "n_nan", "contexts", "human"}
+                   (nestling.evaluation.aoa; the surprisals go to the submission's AoA_word/surprisal.json)
 
     accuracy task: nestling's aggregate (by_uid, macro_acc with random ties, ...) + "kind",
         "metric": "accuracy", "score" (official: fraction, first-candidate ties, mean over UIDs;
@@ -145,6 +153,23 @@ def locate_tasks(suite: str, root: Path) -> tuple[dict[str, tuple[SuiteTask, Pat
     return found["fast"], found["full"], missing
 
 
+def locate_aoa(root: Path, missing: list[dict], log) -> tuple[Path, Path | None] | None:
+    """(cdi_childes.json, cdi_human.csv or None) under full_eval/aoa; what is absent goes to ``missing``."""
+    from nestling.evaluation.aoa import AOA_DIR, CONTEXTS_FILE, HUMAN_FILE
+
+    found = {}
+    for name in (CONTEXTS_FILE, HUMAN_FILE):
+        found[name] = resolve_task_path(root, f"{AOA_DIR}/{name}")
+        if found[name] is None:
+            missing.append({"task": "aoa" if name == CONTEXTS_FILE else "aoa_score", "group": "full",
+                            "path": str(root / AOA_DIR / name), "reason": "not found"})
+            log(f"strict-full: skipped AoA {'surprisals' if name == CONTEXTS_FILE else 'score'}: "
+                f"{root / AOA_DIR / name} not found (download it from the link in the official AoA_word README)")
+    if found[CONTEXTS_FILE] is None:
+        return None
+    return found[CONTEXTS_FILE], found[HUMAN_FILE]
+
+
 def load_suite_task(task: SuiteTask, path: Path):
     """A Task (minimal pairs / WUG) or a reading DataFrame, decoded as the official task does."""
     from nestling.evaluation.reading import load_reading
@@ -218,9 +243,9 @@ def run_suite(target: str | Path, suite: str, root: str | Path | None = None, *,
     Writes nothing but the official submission files under ``submission_dir`` when given.
     ``log`` (default: print to stderr) receives one line per skipped (missing) task.
     """
-    from nestling.evaluation.evaluate import load_model, read_words_seen
-    from nestling.evaluation.results import SCHEMA_VERSION, SCORING_RULE
-    from nestling.evaluation.submission import write_revision_submission
+    from nestling.evaluation.aoa import aoa_section, load_contexts, surprisal_file
+    from nestling.evaluation.results import SCHEMA_VERSION
+    from nestling.evaluation.submission import finish_full_submission
 
     log = log or (lambda line: print(line, file=sys.stderr))
     target = Path(target)
@@ -231,17 +256,47 @@ def run_suite(target: str | Path, suite: str, root: str | Path | None = None, *,
     fast, full, missing = locate_tasks(suite, root)
     for m in missing:
         log(f"{suite}: skipped {m['task']} ({m['group']}): {m['path']} {m['reason']}")
+    aoa_files = locate_aoa(root, missing, log) if suite == "strict-full" and is_run else None
     groups = {"fast": fast, "full": full}
     needed = {g for _, g in plan.values()}
-    if not any(groups[g] for g in needed):
+    if not any(groups[g] for g in needed) and not aoa_files:
         raise UserError(f"{root}: none of the {suite} tasks were found (see the skipped tasks above)")
     data = {g: {name: (task, load_suite_task(task, path)) for name, (task, path) in groups[g].items()}
             for g in needed}
-    per_revision = {}
+    options = dict(batch_size=batch_size, max_tokens=max_tokens, precision=precision, progress=progress)
+    per_revision, aoa_rows = evaluate_plan(target, suite, plan, data, load_contexts(aoa_files[0]) if aoa_files else None,
+                                           submission_dir=submission_dir, device=device, seed=seed,
+                                           trust_remote_code=trust_remote_code, **options)
+    result = {"schema_version": SCHEMA_VERSION, ("run" if is_run else "model"): str(target), "suite": suite,
+              "eval_root": str(root), "missing": missing, "revisions": per_revision,
+              "learning_curve": suite_curve(per_revision)}
+    if aoa_rows:
+        result["aoa"] = aoa_section(aoa_rows, aoa_files[1], aoa_files[0])
+    if submission_dir is not None:
+        result["submission"] = str(submission_dir)
+        if suite == "strict-full":
+            finish_full_submission(submission_dir, target.name,
+                                   surprisal_file(target.name, aoa_rows) if aoa_rows else None)
+    return result
+
+
+def evaluate_plan(target: Path, suite: str, plan: dict, data: dict, aoa_words: list | None, *, submission_dir,
+                  device: str, seed: int, trust_remote_code: bool, **options) -> tuple[dict, list[dict]]:
+    """({revision: result}, AoA surprisal rows): each revision loaded once, its tasks and AoA scored."""
+    from nestling.evaluation.aoa import revision_rows
+    from nestling.evaluation.evaluate import load_model, read_words_seen
+    from nestling.evaluation.results import SCHEMA_VERSION, SCORING_RULE
+    from nestling.evaluation.submission import write_revision_submission
+    from nestling.run_folder import is_revision_name
+
+    per_revision, aoa_rows = {}, []
     for rev, (folder, group) in plan.items():
+        # Each revision's own folder: a local path with revision= would load the same weights every time.
         model, tokenizer = load_model(folder, device=device, trust_remote_code=trust_remote_code)
-        tasks, predictions = evaluate_revision(model, tokenizer, data[group], seed=seed, batch_size=batch_size,
-                                               max_tokens=max_tokens, precision=precision, progress=progress)
+        tasks, predictions = ({}, {}) if not data[group] else evaluate_revision(model, tokenizer, data[group],
+                                                                                seed=seed, **options)
+        if aoa_words is not None and is_revision_name(rev):
+            aoa_rows += revision_rows(model, tokenizer, rev, aoa_words, **options)
         del model
         per_revision[rev] = {
             "schema_version": SCHEMA_VERSION, "model": str(target), "revision": rev,
@@ -249,14 +304,9 @@ def run_suite(target: str | Path, suite: str, root: str | Path | None = None, *,
             "headline": "score", "headline_tie_rule": "first", "seed": seed, "fast": group == "fast",
             "scoring": SCORING_RULE, "tasks": tasks,
         }
-        if submission_dir is not None:
+        if submission_dir is not None and data[group]:
             write_revision_submission(submission_dir, target.name, rev, group, data[group], predictions)
-    result = {"schema_version": SCHEMA_VERSION, ("run" if is_run else "model"): str(target), "suite": suite,
-              "eval_root": str(root), "missing": missing, "revisions": per_revision,
-              "learning_curve": suite_curve(per_revision)}
-    if submission_dir is not None:
-        result["submission"] = str(submission_dir)
-    return result
+    return per_revision, aoa_rows
 
 
 def _cell(task: dict) -> str:
@@ -278,6 +328,11 @@ def format_suite_table(result: dict) -> str:
         words = "-" if r.get("words_seen") is None else f"{round(r['words_seen']):,}"
         rows.append(f"| {rev} | {words} | " + " | ".join(_cell(r["tasks"][t]) if t in r["tasks"] else "-"
                                                          for t in tasks) + " |")
+    aoa = result.get("aoa")
+    if aoa:
+        score = "-" if aoa["score"] is None else f"{aoa['score']:.3f}"
+        rows += ["", f"AoA (Pearson r, model vs child age of acquisition): {score} over {aoa['n_words']} words, "
+                 f"{len(aoa['revisions'])} revisions x {aoa['rows_per_revision']} contexts"]
     if result.get("missing"):
         rows += ["", "Skipped (missing under the evaluation root): "
                  + ", ".join(f"{m['task']} ({m['group']})" for m in result["missing"])]
@@ -335,4 +390,36 @@ def evaluate_suite_path(target: Path, suite: str, root: str | Path | None = None
         lines.append(f"submission files: {submission}/{target.name}/<revision>/ (official collate_preds.py / "
                      f"calculate_results_from_pred.py: --results_dir {submission} --model_path_or_name {target.name} "
                      "--backend causal)")
+        if suite == "strict-full":
+            lines.append(format_gaps(submission, target))
     return "\n".join(lines)
+
+
+def run_track(target: Path) -> str:
+    """The BabyLM track a run was trained for (its recipe's data.track), "strict" when unknown."""
+    from nestling.run_folder import read_recipe
+
+    recipe = read_recipe(target) if Path(target).is_dir() else None
+    track = ((recipe or {}).get("data") or {}).get("track") if isinstance(recipe, dict) else None
+    return track if isinstance(track, str) else "strict"
+
+
+def format_gaps(submission: Path, target: Path) -> str:
+    """One list of what a complete strict-track submission still lacks (task x revision)."""
+    from nestling.evaluation.submission import submission_gaps
+
+    gaps = submission_gaps(submission, Path(target).name, run_track(target))
+    if not gaps:
+        return f"complete: {submission}/{Path(target).name} holds every file the official full collation checks"
+    return "\n".join([f"missing for a complete submission ({len(gaps)}):"] + [f"- {g}" for g in gaps])
+
+
+def check_submission(target: Path, submission: Path | None = None) -> tuple[str, bool]:
+    """``nestling eval RUN --suite strict-full --check``: (the gaps list, complete?) without evaluating."""
+    from nestling.evaluation.submission import submission_gaps
+
+    target = Path(target)
+    submission = Path(submission) if submission is not None else target / "submission"
+    if not submission.is_dir():
+        raise UserError(f"{submission}: no submission folder (run `nestling eval {target} --suite strict-full` first)")
+    return format_gaps(submission, target), not submission_gaps(submission, target.name, run_track(target))

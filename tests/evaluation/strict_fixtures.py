@@ -91,3 +91,60 @@ def build_run(run: Path, model_dir: Path, revisions=("chck_1M", "final")) -> Pat
         if rev.startswith("chck_"):
             (dest / "checkpoint.json").write_text(json.dumps({"words_seen": 1_000_000}))
     return run
+
+
+GLUE_LABELS = {"boolq": 2, "mnli": 3, "mrpc": 2, "multirc": 2, "qqp": 2, "rte": 2, "wsc": 2}
+
+
+def build_full_eval(root: Path) -> Path:
+    """root/full_eval/<every official full zero-shot task> + glue_filtered/<task>.valid.jsonl (needs fast_eval).
+
+    Minimal pairs, EWoK, WUG adjectives, entity tracking and reading reuse the fast fixtures; WUG past
+    tense and COMPS get their own files. The AoA files are built by aoa_fixtures.build_aoa_root.
+    """
+    fast, full = root / "fast_eval", root / "full_eval"
+    for src, dest in (("blimp_fast", "blimp_filtered"), ("supplement_fast", "supplement_filtered"),
+                      ("ewok_fast", "ewok_filtered"), ("entity_tracking_fast", "entity_tracking"),
+                      ("wug_adj_nominalization", "wug_adj_nominalization")):
+        shutil.copytree(fast / src, full / dest)
+    shutil.copytree(root / "reading", full / "reading")
+    write_jsonl(full / "wug_past_tense" / "wug_past_tense.jsonl", [
+        {"sentences": f"Today I {v}. Yesterday I {v}ed.\tToday I {v}. Yesterday I {v[:-1]}ought.", "ratio": r}
+        for v, r in (("spling", 0.8), ("gleed", 0.4), ("drit", 0.6), ("blick", 0.9), ("trame", 0.2), ("shink", 0.5),
+                     ("zorp", 0.7))])
+    for stem in ("comps_base", "comps_wugs"):
+        write_jsonl(full / "comps" / f"{stem}.jsonl", [
+            {"prefix_acceptable": f"A {a}", "prefix_unacceptable": f"A {b}", "property_phrase": p}
+            for a, b, p in (("robin", "chair", "can fly."), ("dog", "rock", "can bark."), ("fish", "cat", "can swim."))])
+    rng = np.random.default_rng(0)
+    for task, n_labels in GLUE_LABELS.items():
+        write_jsonl(full / "glue_filtered" / f"{task}.valid.jsonl",
+                    [{"sentence1": f"s{i}", "label": int(rng.integers(n_labels))} for i in range(6 + len(task))])
+    return root
+
+
+def fixture_sizes(root: Path) -> dict:
+    """{"fast": ..., "full": ...} in the shape of collate_preds.FAST_SIZES / FULL_SIZES, for this fixture."""
+    def per_key(folder: Path, key) -> dict:
+        counts: dict[str, int] = {}
+        for file in sorted(folder.glob("*.jsonl")):
+            for line in file.read_text(encoding="utf-8").splitlines():
+                name = key(file, json.loads(line))
+                counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    comps_names = {"comps_base": "base", "comps_wugs": "wugs"}
+    reading = len((root / "reading" / "reading_data.csv").read_text(encoding="utf-8").splitlines()) - 1
+    fast, full = root / "fast_eval", root / "full_eval"
+    entity = lambda file, r: f"{file.stem}_{r['numops']}_ops"  # noqa: E731
+    return {
+        "fast": {"blimp": 4, "blimp_supplement": 2, "ewok": 2, "wug_adj": 8, "wug_past": 6, "reading": reading,
+                 "entity_tracking": per_key(fast / "entity_tracking_fast", entity)},
+        "full": {"blimp": per_key(full / "blimp_filtered", lambda f, r: r["UID"]),
+                 "blimp_supplement": per_key(full / "supplement_filtered", lambda f, r: f.stem),
+                 "ewok": per_key(full / "ewok_filtered", lambda f, r: r["Domain"]),
+                 "entity_tracking": per_key(full / "entity_tracking", entity),
+                 "wug_adj": 8, "wug_past": 7, "reading": reading,
+                 "comps": per_key(full / "comps", lambda f, r: comps_names[f.stem]),
+                 **{task: 6 + len(task) for task in GLUE_LABELS}},
+    }

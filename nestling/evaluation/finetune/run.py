@@ -174,7 +174,7 @@ def _revision(plan: Plan, cfg: dict, rev: str, folder: Path, bar, device, precis
     remote = allow_remote_code(folder, plan.trust_remote_code)
     tokenizer = _load_tokenizer(folder, remote)
     backbone = None if plan.layout == "multilingual" else strict.load_pristine(folder, remote=remote)
-    tasks = {}
+    tasks, predictions = {}, {}
     for task in plan.tasks:
         per_seed = {}
         for seed in plan.seeds:
@@ -183,11 +183,16 @@ def _revision(plan: Plan, cfg: dict, rev: str, folder: Path, bar, device, precis
             per_seed[seed] = _one(plan.layout, folder, backbone, tokenizer, task, cfg, seed, device, precision,
                                   lambda epoch, metrics: bar.update(), remote)
             bar.update(_epochs(plan.layout, cfg, task) - (bar.n - before))  # epochs early stopping skipped
+        # Item predictions go to the submission files (the first seed's), not into results.json.
+        preds = [r.pop("predictions", None) for r in per_seed.values()][0]
+        if preds is not None:
+            predictions[task.name] = preds
         settings = asdict(strict_settings(cfg, task.name)) if plan.layout == "glue" else dict(cfg["multilingual"])
         tasks[task.name] = _summarise(task, per_seed, "strict" if plan.layout == "glue" else "multilingual",
                                       {**settings, "seeds": plan.seeds, "device": str(device),
                                        "precision": precision})
-    return {"words_seen": read_words_seen(folder) if isinstance(folder, Path) else None, "tasks": tasks}
+    return {"words_seen": read_words_seen(folder) if isinstance(folder, Path) else None, "tasks": tasks,
+            "predictions": predictions}
 
 
 def _one(layout, folder, backbone, tokenizer, task, cfg, seed, device, precision, callback, remote=False) -> dict:
@@ -255,6 +260,21 @@ def write_section(section: dict, out: Path, model: Path) -> Path:
         return write_results(merge_into(results, section), out)
 
 
+def write_submission_predictions(section: dict, model: Path) -> Path | None:
+    """A run's final-model GLUE predictions as official files under RUN/submission (taken out of ``section``)."""
+    from nestling.evaluation.submission import finish_full_submission, write_finetune_predictions
+    from nestling.run_folder import is_run_dir
+
+    predictions = {rev: res.pop("predictions", {}) for rev, res in section["revisions"].items()}
+    if section.get("layout") != "glue" or not is_run_dir(model) or not predictions.get("final"):
+        return None
+    written = [write_finetune_predictions(model / "submission", model.name, "final", task, preds)
+               for task, preds in predictions["final"].items()]
+    # main's all_full_preds_causal.json (what calculate_results_from_pred.py reads) gets the "glue" key.
+    finish_full_submission(model / "submission", model.name, None)
+    return written[0].parent.parent
+
+
 def finetune_path(model: str | Path, *, suite: str | None = None, tasks: list[str] | None = None,
                   data: Path, revisions: str | None = None, seeds: list[int] | None = None,
                   out: Path | None = None, overrides: list[str] | None = None, progress: bool = True,
@@ -282,7 +302,10 @@ def finetune_path(model: str | Path, *, suite: str | None = None, tasks: list[st
     check_results_out(out, model, [data])  # before any fine-tuning
     section = run_plan(Plan(layout, task_list, skipped, revision_map, list(seeds), trust_remote_code), cfg,
                        progress=progress)
+    written = write_submission_predictions(section, model)
     table = format_table(section)
+    if written:
+        table += f"\n\nofficial predictions: {written}/<task>/predictions.json"
     if out is not None:
         write_section(section, Path(out), model)
         table += f"\n\nresults: {out}"

@@ -131,7 +131,7 @@ def finetune_task(backbone, tokenizer, task: TaskData, settings: StrictSettings,
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay,
                                   betas=(settings.beta1, settings.beta2), eps=settings.optimizer_eps)
     schedule = make_schedule(optimizer, total_steps, settings)
-    history, best = [], None
+    history, best, best_preds = [], None, None
     for epoch in range(1, settings.epochs + 1):
         _train_epoch(model, loader, optimizer, schedule, settings.gradient_accumulation, device, precision)
         preds = predict(model, valid, tokenizer, settings.valid_batch_size, device, precision)
@@ -139,10 +139,11 @@ def finetune_task(backbone, tokenizer, task: TaskData, settings: StrictSettings,
         history.append(metrics)
         score = metrics[spec.metric_for_valid]
         if best is None or score > history[best - 1][spec.metric_for_valid] or not settings.keep_best_model:
-            best = epoch
+            best, best_preds = epoch, preds
         if epoch_callback is not None:
             epoch_callback(epoch, metrics)
-    return {"best_epoch": best, **history[best - 1], "history": history}
+    # "predictions": the best epoch's validation predictions, for the official predictions.json.
+    return {"best_epoch": best, **history[best - 1], "history": history, "predictions": best_preds.tolist()}
 
 
 def _train_epoch(model, loader, optimizer, schedule, accumulation: int, device, precision: str) -> None:

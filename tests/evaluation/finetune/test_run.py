@@ -38,6 +38,16 @@ def test_suite_on_a_run_writes_the_finetune_section_beside_zero_shot(tiny_run_di
     assert rte["settings"]["epochs"] == 1 and rte["settings"]["sequence_length"] == 32
     assert set(ft["tasks"]["mnli"]["metrics"]) == {"accuracy"}
     assert "boolq" in results["finetune"]["skipped"]
+    # The official predictions.json of each task (first seed's best epoch), not item predictions in results.json.
+    assert "predictions" not in ft and "predictions" not in rte["seeds"]["1"]
+    written = json.loads((tiny_run_dir / "submission" / tiny_run_dir.name / "main" / "finetune" / "rte"
+                          / "predictions.json").read_text())
+    preds = written["rte"]["predictions"]
+    assert len(preds) == 32 and preds[0]["id"] == "rte_0" and {p["pred"] for p in preds} <= {0, 1}
+    assert "official predictions:" in table
+    collated = json.loads((tiny_run_dir / "submission" / tiny_run_dir.name / "main" / "all_full_preds_causal.json")
+                          .read_text())
+    assert collated["glue"]["rte"] == written["rte"]
 
 
 def test_same_seed_same_score(tiny_llama_dir, glue_dir, tmp_path):

@@ -1,0 +1,207 @@
+"""Parity and speed: the official AoA_word code (causal backend) against nestling's strict-full AoA.
+
+    .venv/bin/python benchmarks/bench_aoa_parity.py --official-python .venv-official/bin/python \\
+        [--run RUN] [--revisions 6] [--words 100] [--threads 2]
+
+Both sides score the same revisions of one run on the same cdi_childes.json / cdi_human.csv
+fixture (tests/evaluation/aoa_fixtures.py, the official formats; ``--words 401`` gives the real
+file's 8,005 rows):
+
+- official: ``StepSurprisalExtractor.analyze_steps`` + ``run.save_results`` (AoA_word, run from
+  ``../shared/reference/babylm-eval/strict`` under ``--official-python``, a venv with its
+  transformers 4.51.3 pin), then ``utils.AoAEvaluator.compute_curve_fitness``. The official code
+  loads each step with ``from_pretrained(model_name, revision=step)``, which only means something
+  on the Hub: for a local folder transformers ignores ``revision``. The driver below therefore
+  points ``model_name`` at ``RUN/checkpoints/<step>`` while the official loader runs (what the Hub
+  branch would give), and keeps to the steps the run has (as ``--resume`` skips steps); nothing
+  else of the official code is changed;
+- nestling: ``nestling eval RUN --suite strict-full --eval-root ROOT`` (ROOT holds only
+  full_eval/aoa, so AoA is all it scores).
+
+Reported: the largest per-row surprisal difference (rows matched by step, word and context id;
+must be < 1e-4), both final scores (must be identical), and each side's whole-command wall-clock
+(process start, model loads, scoring, fitting) with the ratio official / nestling.
+
+Without ``--run``, a demo-llama-shaped model (bench_eval.build_bench_model's shape) is trained on UD
+English and saved every ``--steps-per-revision`` steps as chck_1M, chck_2M, ... so the
+surprisals fall along a real learning curve.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SHARED = REPO.parent / "shared"
+OFFICIAL = SHARED / "reference" / "babylm-eval" / "strict"
+
+DRIVER = r'''
+import json, pathlib, sys, time
+sys.path.insert(0, str(pathlib.Path.cwd() / "evaluation_pipeline"))
+from evaluation_pipeline.AoA_word import run as official_run
+from evaluation_pipeline.AoA_word.eval_util import StepConfig, load_eval
+from evaluation_pipeline.AoA_word.evaluation_functions import StepSurprisalExtractor
+from utils import AoAEvaluator
+
+run_dir, word_path, human, out = map(pathlib.Path, sys.argv[1:5])
+
+
+class LocalRevisions(StepSurprisalExtractor):
+    """revision=<step> as the Hub would serve it: the official loaders run on RUN/checkpoints/<step>."""
+
+    def _at(self, step, load):
+        name, self.model_name = self.model_name, str(run_dir / "checkpoints" / step)
+        try:
+            return load(step)
+        finally:
+            self.model_name = name
+
+    def load_model_for_step(self, step):
+        return self._at(step, super().load_model_for_step)
+
+    def load_tokenizer_for_step(self, step):
+        return self._at(step, super().load_tokenizer_for_step)
+
+
+words, contexts = load_eval(word_path, 0, False)
+config = StepConfig(track="strict")
+kept = [(s, w) for s, w in zip(config.steps, config.word_counts) if (run_dir / "checkpoints" / s).is_dir()]
+config.steps, config.word_counts = [s for s, _ in kept], [w for _, w in kept]
+extractor = LocalRevisions(config=config, model_name=str(run_dir), backend="causal", device="cpu")
+results = extractor.analyze_steps(contexts=contexts, target_words=words)
+official_run.save_results(results, out / "surprisal.json")
+fitness = AoAEvaluator(human).compute_curve_fitness(results)
+(out / "score.json").write_text(json.dumps({"score": fitness["curve_fitness"], "n_words": fitness["n_words"]}))
+'''
+
+
+def build_learning_run(run: Path, text_file: Path, revisions: list[str], steps_per_revision: int) -> Path:
+    """Train the bench model, saving it every ``steps_per_revision`` steps as the next revision."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from nestling.data.tokenizer import save_tokenizer
+    from nestling.run_folder import revision_words
+    from tests.evaluation.conftest import build_tiny_model
+
+    base = run / "base"
+    lines = [line.strip() for line in text_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    build_tiny_model(base, lines, vocab_size=4096, hidden=128, layers=4, intermediate=448, tie=True)
+    model = AutoModelForCausalLM.from_pretrained(base)
+    with torch.no_grad():
+        model.apply(model._init_weights)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    data = torch.tensor([i for line in tokenizer(lines)["input_ids"] for i in line])
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(0)
+    for rev in revisions:
+        model.train()
+        for _ in range(steps_per_revision):
+            starts = torch.randint(0, len(data) - 65, (32,), generator=gen)
+            batch = torch.stack([data[s: s + 64] for s in starts])
+            model(input_ids=batch, labels=batch).loss.backward()
+            opt.step()
+            opt.zero_grad()
+        dest = run / "checkpoints" / rev
+        model.eval().save_pretrained(dest)
+        save_tokenizer(tokenizer.backend_tokenizer, dest)  # as a nestling run saves it (loads in transformers 4 and 5)
+        (dest / "checkpoint.json").write_text(json.dumps({"words_seen": int(revision_words(rev))}))
+    shutil.copytree(dest, run / "final")
+    shutil.rmtree(base)
+    return run
+
+
+def timed(cmd: list[str], cwd: Path, env: dict) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd[:3])}...\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
+def compare(official: dict, ours: dict) -> tuple[float, int]:
+    """(max |surprisal difference| over matched rows, rows matched); every row must have a partner."""
+    key = lambda r: (r["step"], r["target_word"], r["context_id"])  # noqa: E731
+    theirs = {key(r): r["surprisal"] for r in official["results"]}
+    mine = {key(r): r["surprisal"] for r in ours["results"]}
+    if theirs.keys() != mine.keys():
+        sys.exit(f"row sets differ: {len(theirs)} official, {len(mine)} nestling")
+    return max(abs(theirs[k] - mine[k]) for k in theirs), len(theirs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--official-python", default=sys.executable)
+    parser.add_argument("--run", type=Path, help="a run folder with checkpoints/chck_* (default: train one)")
+    parser.add_argument("--revisions", type=int, default=6, help="revisions of the trained run")
+    parser.add_argument("--steps-per-revision", type=int, default=25)
+    parser.add_argument("--words", type=int, default=100, help="fixture words x 20 contexts (401: 8,005 rows)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--work", type=Path)
+    parser.add_argument("--compare-only", action="store_true",
+                        help="re-read a finished --work folder (its timings.json) instead of running both sides")
+    args = parser.parse_args()
+    if os.sep in args.official_python:  # the official side runs in the reference folder
+        args.official_python = str(Path(args.official_python).absolute())
+
+    from nestling.run_folder import milestone_names
+    from tests.evaluation.aoa_fixtures import build_aoa_root
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench_aoa_"))
+    root = build_aoa_root(work / "evaluation_data", n_words=args.words, last_word_contexts=5)
+    aoa = root / "full_eval" / "aoa"
+    run = args.run or build_learning_run(work / "benchrun", SHARED / "data" / "corpora" / "ud_text" / "en_ewt_all.txt",
+                                         milestone_names()[: args.revisions], args.steps_per_revision)
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    out_official, sub = work / "official", work / "nestling"
+    timings = work / "timings.json"
+    if not args.compare_only:
+        out_official.mkdir(exist_ok=True)
+        t_official = timed([args.official_python, "-c", DRIVER, str(run), str(aoa / "cdi_childes.json"),
+                            str(aoa / "cdi_human.csv"), str(out_official)], OFFICIAL, env)
+        t_nestling = timed([sys.executable, "-m", "nestling", "eval", str(run), "--suite", "strict-full",
+                            "--eval-root", str(root), "--submission", str(sub), "--out", str(work / "results.json"),
+                            "--device", "cpu"], REPO, {**env, "PYTHONPATH": str(REPO)})
+        timings.write_text(json.dumps({"official_s": t_official, "nestling_s": t_nestling}))
+    report(work, run, aoa / "cdi_human.csv", json.loads(timings.read_text()))
+
+
+def report(work: Path, run: Path, human: Path, timings: dict) -> None:
+    """Print the parity table; exit non-zero when surprisals or the score function disagree."""
+    from nestling.evaluation.aoa import aoa_score, read_human
+
+    official = json.loads((work / "official" / "surprisal.json").read_text())
+    ours = json.loads((work / "nestling" / run.name / "main" / "zero_shot" / "causal" / "AoA_word"
+                       / "surprisal.json").read_text())
+    diff, n_rows = compare(official, ours)
+    theirs = json.loads((work / "official" / "score.json").read_text())
+    mine = json.loads((work / "results.json").read_text())["aoa"]
+    # The score function alone: nestling's fit on the official surprisals.
+    cross = aoa_score(official["results"], read_human(human))["score"]
+    steps = len({r["step"] for r in ours["results"]})
+    t_official, t_nestling = timings["official_s"], timings["nestling_s"]
+    print("| revisions | rows / revision | max abs Δ surprisal (nats) | official score (r, words) | "
+          "nestling score (r, words) | nestling's fit on the official surprisals | official s | nestling s | "
+          "official / nestling |")
+    print("|---:|---:|---:|---|---|---|---:|---:|---:|")
+    print(f"| {steps} | {n_rows // steps} | {diff:.2e} | {theirs['score']!r} ({theirs['n_words']}) | "
+          f"{mine['score']!r} ({mine['n_words']}) | {cross!r} | {t_official:.1f} | {t_nestling:.1f} | "
+          f"{t_official / t_nestling:.1f}x |")
+    if diff >= 1e-4 or abs(cross - theirs["score"]) > 1e-12:
+        sys.exit("parity FAILED")
+    if theirs["score"] != mine["score"]:
+        print("scores differ: the surprisals agree to the tolerance but not bit for bit, and the official "
+              "unbounded sigmoid fit can move with 1e-6 changes (see BENCHMARKS.md)")
+
+if __name__ == "__main__":
+    main()
