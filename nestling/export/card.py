@@ -21,7 +21,7 @@ from .format import (NOT_EVALUATED, NOT_RECORDED, fmt_delta, fmt_duration, fmt_f
                      fmt_value, table)
 from nestling.recipe import REWARD_ALIASES
 
-from .run import Checkpoint, Run, load_run, revision_sort_key
+from .run import Checkpoint, Run, load_run
 
 # ISO 639-3 -> the 639-1 code the Hub's language filter uses; other codes pass through unchanged.
 _HUB_LANG = {"eng": "en", "nld": "nl", "zho": "zh", "deu": "de", "fra": "fr", "spa": "es", "ita": "it",
@@ -419,13 +419,13 @@ def _validation_section(run: Run, baseline: Run | None) -> str | None:
 
 
 def _aoa_row(results: dict) -> list[str]:
-    """The AoA row of the suite table: results["aoa"][revision]["score"] at the final revision, else "not run"."""
-    aoa = {rev: r for rev, r in (results.get("aoa") or {}).items() if isinstance(r, dict)}
-    if not aoa:
-        return ["aoa", "AoA score (official)", NOT_RUN, NOT_RUN]
-    rev = next((r for r in ("final", "main") if r in aoa), None) or max(aoa, key=revision_sort_key)
-    return ["aoa", "AoA score (official)", f"{len(aoa)} revisions",
-            f"{fmt_float(aoa[rev].get('score'), 3)} (`{rev}`)"]
+    """The AoA row of the suite table, from the section strict-full writes (nestling.evaluation.suites):
+    one Pearson r over the sigmoid fits of every revision's surprisals, so one score for the run."""
+    aoa = results.get("aoa")
+    if not isinstance(aoa, dict) or "score" not in aoa:
+        return ["aoa", "Pearson r (AoA)", NOT_RUN, NOT_RUN]
+    words = f"{fmt_int(aoa.get('n_words'))} words x {len(aoa.get('revisions') or [])} revisions"
+    return ["aoa", "Pearson r (AoA)", words, fmt_float(aoa.get("score"), 3)]
 
 
 def _citation_section(run: Run) -> str | None:

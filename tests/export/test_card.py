@@ -226,11 +226,12 @@ def test_reading_and_aoa_rows_say_not_run_until_results_hold_them(demo_run, tmp_
     (run / "results.json").write_text(json.dumps(results))
     rows = {r[0]: r for r in parse_tables(render_model_card(run))["BabyLM strict-track suite"][1:]}
     assert rows["reading"][2:] == ["not run", "not run"] and rows["aoa"][2:] == ["not run", "not run"]
-    # The shape nestling eval writes: results["aoa"][revision] = {"score": float, ...}.
-    results["aoa"] = {"chck_1M": {"score": 0.1}, "chck_2M": {"score": 0.2}, "main": {"score": 0.61234}}
+    # The shape strict-full writes (nestling.evaluation.suites): one Pearson r over every revision.
+    results["aoa"] = {"schema_version": 1, "metric": "pearson_r", "score": 0.61234, "n_words": 3,
+                      "revisions": ["chck_1M", "chck_2M", "chck_3M"], "rows_per_revision": 8005}
     (run / "results.json").write_text(json.dumps(results))
     rows = {r[0]: r for r in parse_tables(render_model_card(run))["BabyLM strict-track suite"][1:]}
-    assert rows["aoa"][2:] == ["3 revisions", "0.612 (`main`)"]
+    assert rows["aoa"][2:] == ["3 words x 3 revisions", "0.612"]
 
 
 def test_validation_loss_and_perplexity_against_the_baseline(card, demo_run, other_run, files):
