@@ -265,7 +265,7 @@ def build_parser() -> Parser:
                                             "the same command again resumes it")
     p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("compare", help="one table of runs and sweeps: mean +/- 95% CI over seeds, deltas, plots")
+    p = sub.add_parser("compare", help="one table of runs and sweeps: mean +/- 95%% CI over seeds, deltas, plots")
     p.add_argument("runs", type=Path, nargs="+", metavar="RUN_OR_SWEEP", help="run folders and/or sweep folders")
     p.add_argument("--baseline", type=Path, metavar="RUN",
                    help="a run folder; its configuration (all its seeds among the runs) is the Delta baseline")
