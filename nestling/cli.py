@@ -8,10 +8,10 @@ stderr and exit code 2, as does a wrong argument.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
+from nestling import launch
 from nestling.data.cleaning import FORMATS
 from nestling.errors import RunStopped, UserError
 from nestling.evaluation import multilingual
@@ -98,7 +98,7 @@ def cmd_sweep(args) -> None:
     from nestling.sweep import FAILED, run_sweep, sweep_table
 
     sweep = run_sweep(args.recipe, args.set, grid=args.grid, seeds=args.seeds, parallel=args.parallel, out=args.out)
-    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 reports
+    if launch.ranks().rank != 0:  # under torchrun rank 0 reports
         return
     print(sweep_table(sweep))
     print(f"sweep folder: {sweep.out}\ncompare: nestling compare {sweep.out} --out {sweep.out / 'compare'}")

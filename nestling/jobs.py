@@ -11,10 +11,10 @@ No logic of its own lives here: data preparation is ``nestling.data.dataset``, t
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
+from nestling import launch
 from nestling.errors import UserError
 from nestling.recipe import default, load_recipe, with_value
 
@@ -45,7 +45,7 @@ def check_finished(run_dir: Path) -> None:
     from nestling.errors import RunStopped
     from nestling.run_folder import RECIPE, read_summary
 
-    summary = read_summary(run_dir) if int(os.environ.get("RANK", "0")) == 0 else None  # rank 0 writes it
+    summary = read_summary(run_dir) if launch.ranks().rank == 0 else None  # rank 0 writes it
     if summary is not None and summary.get("finished") is False:
         raise RunStopped(f"stopped at step {summary.get('steps')} of {summary.get('total_steps')}; its state is in "
                          f"{Path(run_dir) / 'state'}; continue with: nestling train {Path(run_dir) / RECIPE} "

@@ -579,6 +579,18 @@ def validate(tree: dict) -> None:
         raise UserError("schedule.warmup_fraction + schedule.decay_fraction must not exceed 1")
     model_config(tree["model"], tree["tokenizer"]["vocab_size"])
     check_grid(tree["sweep"]["grid"])
+    check_sources(tree["data"]["sources"])
+
+
+def check_sources(sources: Mapping) -> None:
+    """data.sources is {language code: path or [paths]}, every path a non-empty string (``PATH:FORMAT`` allowed)."""
+    for lang, paths in sources.items():
+        if not isinstance(lang, str) or not lang.strip():
+            raise UserError(f"data.sources: {lang!r} is not a language code (e.g. eng)")
+        listed = paths if isinstance(paths, list) else [paths]
+        if not listed or any(not isinstance(path, str) or not path.strip() for path in listed):
+            raise UserError(f"data.sources.{lang}: expected a path or a list of paths (non-empty strings), "
+                            f"got {str(paths)[:100]}")
 
 
 # A sweep varies the seed through sweep.seeds, and its own settings are not part of a configuration.

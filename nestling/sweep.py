@@ -45,6 +45,7 @@ from pathlib import Path
 
 import yaml
 
+from nestling import launch
 from nestling.errors import RunStopped, UserError
 from nestling.files import write_atomic
 from nestling.recipe import check_grid, dump_recipe, load_recipe
@@ -255,7 +256,7 @@ def run_sweep(recipe_ref, overrides: list[str] = (), grid: list[str] = (), seeds
     from nestling.training import distributed
 
     sweep = plan_sweep(recipe_ref, overrides, grid, seeds, parallel, out)
-    dist = distributed.init(sweep.recipe.run.device) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None
+    dist = distributed.init(sweep.recipe.run.device) if launch.ranks().world_size > 1 else None
     if dist is not None and sweep.parallel > 1:
         distributed.shutdown(dist)
         raise UserError("sweep.parallel > 1 starts its own processes; under torchrun run the sweep with --parallel 1")

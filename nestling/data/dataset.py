@@ -6,10 +6,10 @@ Under torchrun only rank 0 prepares; the other ranks wait until the folder is re
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
+from nestling import launch
 from nestling.errors import UserError
 
 READY_TIMEOUT_S = 3600
@@ -88,7 +88,7 @@ def ensure_dataset(recipe) -> Path:
         sources = {lang: [root / "raw" / lang] for lang in langs}
     if dataset_ready(dataset, langs):
         return dataset
-    if int(os.environ.get("RANK", "0")) != 0:
+    if launch.ranks().rank != 0:
         wait_for_dataset(dataset, langs)
         return dataset
     if data["dir"] is None:
