@@ -35,6 +35,7 @@ from nestling.data.counting import TRACKS
 from nestling.data.formats import BAD_LINE_POLICIES
 from nestling.errors import UserError
 from nestling.models import ARCHITECTURES
+from nestling.safe_yaml import AliasRefused, load_yaml
 
 
 @dataclass(frozen=True)
@@ -450,9 +451,11 @@ def parse_override(text: str) -> dict:
         raise UserError(f"--set expects KEY=VALUE, got {text!r}")
     dotted, raw = text.split("=", 1)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
+        value = load_yaml(raw, f"--set {text[:80]}") if raw.strip() else ""
+    except AliasRefused:
+        raise
+    except UserError:
+        value = raw  # not YAML: the plain string (a type check names it if the key wants something else)
     value = _number_or_same(value)
     nested: Any = value
     for part in reversed(dotted.strip().split(".")):
@@ -462,9 +465,10 @@ def parse_override(text: str) -> dict:
 
 def _read_yaml(path: Path) -> dict:
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise UserError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: not a text file (invalid UTF-8 at byte {err.start})") from None
+    raw = load_yaml(text, str(path)) or {}
     if not isinstance(raw, dict):
         raise UserError(f"{path}: a recipe must be a mapping of sections")
     return _without_bookkeeping(raw)

@@ -33,9 +33,9 @@ import re
 import time
 from pathlib import Path
 
-import yaml
 
 from nestling.errors import UserError
+from nestling.safe_yaml import load_yaml
 
 LANG_GROUPS = {"eng": "zeroshot_eng", "nld": "zeroshot_nld", "zho": "zeroshot_zho"}
 # `nestling eval --suite multilingual`: the suite's name, and the lm-eval model backends it can score with.
@@ -82,8 +82,8 @@ def read_data_map(path: str | Path | None) -> list[tuple[str, dict]]:
         return []
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
+        raw = load_yaml(path.read_text(encoding="utf-8"), f"{path}: data map") or {}
+    except (OSError, UnicodeDecodeError) as err:
         raise UserError(f"{path}: cannot read the data map ({str(err).splitlines()[0]})") from None
     if not isinstance(raw, dict):
         raise UserError(f"{path}: a data map is a mapping of task (or pattern) -> file, folder or {{data_files, where}}")

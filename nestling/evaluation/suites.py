@@ -297,14 +297,16 @@ def write_suite_outputs(result: dict, out_json: str | Path) -> Path:
 
 def recipe_suite(run_dir: Path) -> tuple[str | None, str | None]:
     """(eval.suite, eval.eval_root) of the recipe a run was trained with (RUN/recipe.yaml), or Nones."""
-    import yaml
+    from nestling.safe_yaml import AliasRefused, load_yaml
 
     path = Path(run_dir) / "recipe.yaml"
     if not path.is_file():
         return None, None
     try:
-        recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError:
+        recipe = load_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
+    except AliasRefused:
+        raise
+    except UserError:
         return None, None
     cfg = recipe.get("eval") or {} if isinstance(recipe, dict) else {}
     return cfg.get("suite"), cfg.get("eval_root")
