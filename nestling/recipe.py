@@ -485,6 +485,8 @@ def _read_layers(path: Path, seen: tuple) -> list[dict]:
     base = raw.pop("base", None)
     if base is None:
         return [raw]
+    if not isinstance(base, str) or not base.strip():
+        raise UserError(f"{path}: 'base' must name a recipe (a shipped name or a path), got {str(base)[:80]}")
     sibling = path.parent / f"{base}.yaml"
     base_path = sibling if sibling.is_file() else resolve_recipe_path(base)
     if base_path.resolve() in seen:
