@@ -49,7 +49,7 @@ def cmd_data_prepare(args) -> None:
         sources.setdefault(lang, []).append(path)
     ledger = prepare_dataset(
         sources, args.out, args.track, fmt=args.format, keep_child=not args.drop_child,
-        on_bad_line=args.on_bad_line, allow_over_budget=args.allow_over_budget,
+        on_bad_line=args.on_bad_line, allow_over_budget=args.allow_over_budget, allow_drops=args.allow_drops,
     )
     print(summary_table(ledger))
 
@@ -203,7 +203,8 @@ def build_parser() -> Parser:
         dest="data_command", metavar="ACTION", parser_class=Parser, required=True)
     p = data.add_parser("prepare", help="clean, count and certify corpora; write ledger.json")
     p.add_argument("--lang", type=_lang_path, action="append", required=True, metavar="LANG=PATH",
-                   help="a language's folder or file (repeatable, e.g. --lang eng=corpus/en)")
+                   help="a language's folder or file (repeatable, e.g. --lang eng=corpus/en); PATH:FORMAT sets "
+                        "that path's format, e.g. --lang eng=childes.train:text")
     p.add_argument("--track", choices=choices("data.track"), default=default("data.track"))
     p.add_argument("--out", type=Path, required=True, help="dataset folder to create")
     p.add_argument("--format", choices=choices("data.format"), metavar="FORMAT",
@@ -211,6 +212,8 @@ def build_parser() -> Parser:
     p.add_argument("--drop-child", action="store_true", help="drop child (*CHI) utterances from CHAT files")
     p.add_argument("--on-bad-line", choices=choices("data.on_bad_line"), default=default("data.on_bad_line"))
     p.add_argument("--allow-over-budget", action="store_true", help="prepare past the track's budget (recorded)")
+    p.add_argument("--allow-drops", action="store_true",
+                   help="let --on-bad-line skip drop more than 5%% of a file's lines (recorded in the ledger)")
     p.set_defaults(func=cmd_data_prepare)
     p = data.add_parser("tokenize", help="encode a prepared dataset into memmapped shards")
     p.add_argument("dir", type=Path)

@@ -83,8 +83,8 @@ SCHEMA: dict[str, Any] = {
     },
     "data": {
         "dir": Key(None, OPT_STR, "Prepared dataset folder (ledger, tokenizer, shards); null = built-in data under data/."),
-        "sources": Key({}, (dict,), "Raw corpora to prepare first, {lang: path or [paths]} (files or folders); "
-                       "empty = the built-in generator."),
+        "sources": Key({}, (dict,), "Raw corpora to prepare first, {lang: path or [paths]} (files or folders; "
+                       "PATH:FORMAT sets that path's format, e.g. childes.train:text); empty = the built-in generator."),
         "track": Key("strict", (str,), "BabyLM track (sets the word budget).", choices=tuple(TRACKS)),
         "format": Key(None, OPT_STR, "Force one input format for every file; null = detect per file.",
                       choices=FORMATS + tuple(FORMAT_ALIASES)),
@@ -92,6 +92,8 @@ SCHEMA: dict[str, Any] = {
         "on_bad_line": Key("error", (str,), "error (stop, exit 2) or skip (drop and count in the ledger).",
                            choices=BAD_LINE_POLICIES),
         "allow_over_budget": Key(False, (bool,), "Prepare data over the track's word budget (recorded in the ledger)."),
+        "allow_drops": Key(False, (bool,), "Let on_bad_line=skip drop more than 5% of a file's lines (recorded in "
+                           "the ledger; nestling.data.prepare.MAX_DROP_SHARE)."),
         "builtin_root": Key("data", (str,), "Folder where built-in datasets are written once and reused."),
         "builtin_words": Key(2_000_000, (int,), "Words the built-in generator writes, split evenly over builtin_langs."),
         "builtin_langs": Key(["eng", "nld", "zho"], (list,), "Languages of the built-in data."),

@@ -58,6 +58,7 @@ def prepare_folder(dataset: Path, sources: dict, recipe) -> None:
         ledger = prepare_dataset(
             sources, dataset, data["track"], fmt=data["format"], keep_child=data["keep_child"],
             on_bad_line=data["on_bad_line"], allow_over_budget=data["allow_over_budget"],
+            allow_drops=data["allow_drops"],
         )
         print(summary_table(ledger))
     tok = recipe["tokenizer"]
