@@ -120,7 +120,7 @@ def cmd_eval(args) -> None:
             args.model, out=args.out, langs=args.langs.split(","), tasks=args.tasks.split(",") if args.tasks else None,
             tasks_dir=args.tasks_dir, data_map=args.data_map, revisions=args.revisions, backend=args.backend,
             device=args.device, batch_size=args.batch_size, trust_remote_code=args.trust_remote_code,
-            offline=args.offline, limit=args.limit))
+            allow_tokenizer_mismatch=args.allow_tokenizer_mismatch, offline=args.offline, limit=args.limit))
         return
     from nestling.jobs import evaluate_path
 
@@ -136,12 +136,13 @@ def cmd_eval(args) -> None:
         print(evaluate_suite_path(args.model, suite, args.eval_root or root, out=args.out,
                                   submission=args.submission, revisions=args.revisions,
                                   batch_size=args.batch_size, device=args.device,
-                                  trust_remote_code=args.trust_remote_code))
+                                  trust_remote_code=args.trust_remote_code,
+                                  allow_tokenizer_mismatch=args.allow_tokenizer_mismatch))
         return
     print(evaluate_path(
         args.model, args.data, out=args.out, task_format=args.task_format, group_by=args.group_by,
         fast=args.fast, revisions=args.revisions, batch_size=args.batch_size, device=args.device,
-        trust_remote_code=args.trust_remote_code,
+        trust_remote_code=args.trust_remote_code, allow_tokenizer_mismatch=args.allow_tokenizer_mismatch,
     ))
 
 
@@ -149,7 +150,8 @@ def cmd_finetune(args) -> None:
     from nestling.evaluation.finetune import finetune_path
 
     print(finetune_path(args.model, suite=args.suite, tasks=args.task, data=args.data, revisions=args.revisions,
-                        seeds=args.seeds, out=args.out, overrides=args.set, trust_remote_code=args.trust_remote_code))
+                        seeds=args.seeds, out=args.out, overrides=args.set, trust_remote_code=args.trust_remote_code,
+                        allow_tokenizer_mismatch=args.allow_tokenizer_mismatch))
 
 
 def _seeds(text: str) -> list[int]:
@@ -192,6 +194,12 @@ def _add_recipe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe key, e.g. --set optimizer.muon_lr=1e-3 (repeatable)")
     p.add_argument("--out", type=Path, help="run folder (default runs/<date>_<method>_seed<N>)")
+
+
+def _add_tokenizer_mismatch_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-tokenizer-mismatch", action="store_true",
+                   help="use a model folder whose tokenizer does not match the model (vocabulary size, special "
+                        "token ids; see nestling/evaluation/tokenizer_match.py)")
 
 
 def build_parser() -> Parser:
@@ -301,6 +309,7 @@ def build_parser() -> Parser:
                    "--limit; recorded in the results, for quick checks, not for reported scores)")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="run the model folder's own Python code (needed only for code that is not nestling's)")
+    _add_tokenizer_mismatch_arg(p)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("finetune", help="fine-tuning evaluation ((Super)GLUE or multilingual), as the official pipeline")
@@ -316,6 +325,7 @@ def build_parser() -> Parser:
     p.add_argument("--out", type=Path, help="results.json to merge into (default: <run>/results.json for a run)")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="run the model folder's own code even when it is not the code nestling ships")
+    _add_tokenizer_mismatch_arg(p)
     p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser("export", help="a Hub model repository with one branch per checkpoint")

@@ -55,7 +55,8 @@ def check_finished(run_dir: Path) -> None:
 def evaluate_path(model: Path, data: list[Path], *, out: Path | None = None, task_format: str = "auto",
                   group_by: str | None = None, fast: bool = default("eval.fast"),
                   revisions: str = default("eval.revisions"), batch_size: int = default("eval.batch_size"),
-                  device: str = "auto", seed: int = default("seed"), trust_remote_code: bool = False) -> str:
+                  device: str = "auto", seed: int = default("seed"), trust_remote_code: bool = False,
+                  allow_tokenizer_mismatch: bool = False) -> str:
     """Evaluate a model folder or every revision of a run; write results.json; return the table."""
     from nestling.evaluation import (evaluate_model, evaluate_run, format_table, is_run_dir, write_results,
                                      write_run_outputs)
@@ -67,7 +68,7 @@ def evaluate_path(model: Path, data: list[Path], *, out: Path | None = None, tas
         # Checked now, not after all the scoring.
         raise UserError(f"--out {out}: is a folder; --out names the results .json file to write")
     options = dict(task_format=task_format, group_by=group_by, fast=fast, batch_size=batch_size, device=device,
-                   seed=seed, trust_remote_code=trust_remote_code)
+                   seed=seed, trust_remote_code=trust_remote_code, allow_tokenizer_mismatch=allow_tokenizer_mismatch)
     if is_run_dir(model):
         wanted = revisions if revisions in ("all", "final") else [r.strip() for r in revisions.split(",")]
         results = evaluate_run(model, data, revisions=wanted, **options)

@@ -212,7 +212,7 @@ def suite_curve(revision_results: dict[str, dict]) -> list[dict]:
 def run_suite(target: str | Path, suite: str, root: str | Path | None = None, *, revisions: str | list[str] = "all",
               batch_size: int = 64, max_tokens: int = 16384, device: str = "auto", precision: str = "fp32",
               seed: int = 0, progress: bool = True, submission_dir: str | Path | None = None,
-              log=None, trust_remote_code: bool = False) -> dict:
+              log=None, trust_remote_code: bool = False, allow_tokenizer_mismatch: bool = False) -> dict:
     """Run a strict suite on a model folder or every revision of a run; returns the results dict.
 
     Writes nothing but the official submission files under ``submission_dir`` when given.
@@ -239,7 +239,8 @@ def run_suite(target: str | Path, suite: str, root: str | Path | None = None, *,
             for g in needed}
     per_revision = {}
     for rev, (folder, group) in plan.items():
-        model, tokenizer = load_model(folder, device=device, trust_remote_code=trust_remote_code)
+        model, tokenizer = load_model(folder, device=device, trust_remote_code=trust_remote_code,
+                                      allow_tokenizer_mismatch=allow_tokenizer_mismatch)
         tasks, predictions = evaluate_revision(model, tokenizer, data[group], seed=seed, batch_size=batch_size,
                                                max_tokens=max_tokens, precision=precision, progress=progress)
         del model
