@@ -8,10 +8,10 @@ stderr and exit code 2, as does a wrong argument.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
+from nestling import launch
 from nestling.data.cleaning import FORMATS
 from nestling.errors import RunStopped, UserError
 from nestling.evaluation import multilingual
@@ -49,7 +49,7 @@ def cmd_data_prepare(args) -> None:
         sources.setdefault(lang, []).append(path)
     ledger = prepare_dataset(
         sources, args.out, args.track, fmt=args.format, keep_child=not args.drop_child,
-        on_bad_line=args.on_bad_line, allow_over_budget=args.allow_over_budget,
+        on_bad_line=args.on_bad_line, allow_over_budget=args.allow_over_budget, allow_drops=args.allow_drops,
     )
     print(summary_table(ledger))
 
@@ -98,7 +98,7 @@ def cmd_sweep(args) -> None:
     from nestling.sweep import FAILED, run_sweep, sweep_table
 
     sweep = run_sweep(args.recipe, args.set, grid=args.grid, seeds=args.seeds, parallel=args.parallel, out=args.out)
-    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 reports
+    if launch.ranks().rank != 0:  # under torchrun rank 0 reports
         return
     print(sweep_table(sweep))
     print(f"sweep folder: {sweep.out}\ncompare: nestling compare {sweep.out} --out {sweep.out / 'compare'}")
@@ -120,7 +120,7 @@ def cmd_eval(args) -> None:
             args.model, out=args.out, langs=args.langs.split(","), tasks=args.tasks.split(",") if args.tasks else None,
             tasks_dir=args.tasks_dir, data_map=args.data_map, revisions=args.revisions, backend=args.backend,
             device=args.device, batch_size=args.batch_size, trust_remote_code=args.trust_remote_code,
-            offline=args.offline, limit=args.limit))
+            allow_tokenizer_mismatch=args.allow_tokenizer_mismatch, offline=args.offline, limit=args.limit))
         return
     from nestling.jobs import evaluate_path
 
@@ -146,12 +146,13 @@ def cmd_eval(args) -> None:
         print(evaluate_suite_path(args.model, suite, args.eval_root or root, out=args.out,
                                   submission=args.submission, revisions=args.revisions,
                                   batch_size=args.batch_size, device=args.device,
-                                  trust_remote_code=args.trust_remote_code))
+                                  trust_remote_code=args.trust_remote_code,
+                                  allow_tokenizer_mismatch=args.allow_tokenizer_mismatch))
         return
     print(evaluate_path(
         args.model, args.data, out=args.out, task_format=args.task_format, group_by=args.group_by,
         fast=args.fast, revisions=args.revisions, batch_size=args.batch_size, device=args.device,
-        trust_remote_code=args.trust_remote_code,
+        trust_remote_code=args.trust_remote_code, allow_tokenizer_mismatch=args.allow_tokenizer_mismatch,
     ))
 
 
@@ -159,7 +160,8 @@ def cmd_finetune(args) -> None:
     from nestling.evaluation.finetune import finetune_path
 
     print(finetune_path(args.model, suite=args.suite, tasks=args.task, data=args.data, revisions=args.revisions,
-                        seeds=args.seeds, out=args.out, overrides=args.set, trust_remote_code=args.trust_remote_code))
+                        seeds=args.seeds, out=args.out, overrides=args.set, trust_remote_code=args.trust_remote_code,
+                        allow_tokenizer_mismatch=args.allow_tokenizer_mismatch))
 
 
 def _seeds(text: str) -> list[int]:
@@ -204,6 +206,12 @@ def _add_recipe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="run folder (default runs/<date>_<method>_seed<N>)")
 
 
+def _add_tokenizer_mismatch_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-tokenizer-mismatch", action="store_true",
+                   help="use a model folder whose tokenizer does not match the model (vocabulary size, special "
+                        "token ids; see nestling/evaluation/tokenizer_match.py)")
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="nestling", description="Raise a small language model on a child's word budget: "
                     "corpus -> tokenizer -> training -> BabyLM evaluation -> Hugging Face repository.")
@@ -213,7 +221,8 @@ def build_parser() -> Parser:
         dest="data_command", metavar="ACTION", parser_class=Parser, required=True)
     p = data.add_parser("prepare", help="clean, count and certify corpora; write ledger.json")
     p.add_argument("--lang", type=_lang_path, action="append", required=True, metavar="LANG=PATH",
-                   help="a language's folder or file (repeatable, e.g. --lang eng=corpus/en)")
+                   help="a language's folder or file (repeatable, e.g. --lang eng=corpus/en); PATH:FORMAT sets "
+                        "that path's format, e.g. --lang eng=childes.train:text")
     p.add_argument("--track", choices=choices("data.track"), default=default("data.track"))
     p.add_argument("--out", type=Path, required=True, help="dataset folder to create")
     p.add_argument("--format", choices=choices("data.format"), metavar="FORMAT",
@@ -221,6 +230,8 @@ def build_parser() -> Parser:
     p.add_argument("--drop-child", action="store_true", help="drop child (*CHI) utterances from CHAT files")
     p.add_argument("--on-bad-line", choices=choices("data.on_bad_line"), default=default("data.on_bad_line"))
     p.add_argument("--allow-over-budget", action="store_true", help="prepare past the track's budget (recorded)")
+    p.add_argument("--allow-drops", action="store_true",
+                   help="let --on-bad-line skip drop more than 5%% of a file's lines (recorded in the ledger)")
     p.set_defaults(func=cmd_data_prepare)
     p = data.add_parser("tokenize", help="encode a prepared dataset into memmapped shards")
     p.add_argument("dir", type=Path)
@@ -275,7 +286,7 @@ def build_parser() -> Parser:
                                             "the same command again resumes it")
     p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("compare", help="one table of runs and sweeps: mean +/- 95% CI over seeds, deltas, plots")
+    p = sub.add_parser("compare", help="one table of runs and sweeps: mean +/- 95%% CI over seeds, deltas, plots")
     p.add_argument("runs", type=Path, nargs="+", metavar="RUN_OR_SWEEP", help="run folders and/or sweep folders")
     p.add_argument("--baseline", type=Path, metavar="RUN",
                    help="a run folder; its configuration (all its seeds among the runs) is the Delta baseline")
@@ -310,6 +321,7 @@ def build_parser() -> Parser:
                    "--limit; recorded in the results, for quick checks, not for reported scores)")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="run the model folder's own Python code (needed only for code that is not nestling's)")
+    _add_tokenizer_mismatch_arg(p)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("finetune", help="fine-tuning evaluation ((Super)GLUE or multilingual), as the official pipeline")
@@ -325,6 +337,7 @@ def build_parser() -> Parser:
     p.add_argument("--out", type=Path, help="results.json to merge into (default: <run>/results.json for a run)")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="run the model folder's own code even when it is not the code nestling ships")
+    _add_tokenizer_mismatch_arg(p)
     p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser("export", help="a Hub model repository with one branch per checkpoint")

@@ -11,10 +11,10 @@ No logic of its own lives here: data preparation is ``nestling.data.dataset``, t
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
+from nestling import launch
 from nestling.errors import UserError
 from nestling.recipe import default, load_recipe, with_value
 
@@ -62,7 +62,7 @@ def check_finished(run_dir: Path) -> None:
     from nestling.errors import RunStopped
     from nestling.run_folder import RECIPE, read_summary
 
-    summary = read_summary(run_dir) if int(os.environ.get("RANK", "0")) == 0 else None  # rank 0 writes it
+    summary = read_summary(run_dir) if launch.ranks().rank == 0 else None  # rank 0 writes it
     if summary is not None and summary.get("finished") is False:
         raise RunStopped(f"stopped at step {summary.get('steps')} of {summary.get('total_steps')}; its state is in "
                          f"{Path(run_dir) / 'state'}; continue with: nestling train {Path(run_dir) / RECIPE} "
@@ -72,7 +72,8 @@ def check_finished(run_dir: Path) -> None:
 def evaluate_path(model: Path, data: list[Path], *, out: Path | None = None, task_format: str = "auto",
                   group_by: str | None = None, fast: bool = default("eval.fast"),
                   revisions: str = default("eval.revisions"), batch_size: int = default("eval.batch_size"),
-                  device: str = "auto", seed: int = default("seed"), trust_remote_code: bool = False) -> str:
+                  device: str = "auto", seed: int = default("seed"), trust_remote_code: bool = False,
+                  allow_tokenizer_mismatch: bool = False) -> str:
     """Evaluate a model folder or every revision of a run; write results.json; return the table."""
     from nestling.evaluation import (evaluate_model, evaluate_run, format_table, is_run_dir, write_results,
                                      write_run_outputs)
@@ -87,7 +88,7 @@ def evaluate_path(model: Path, data: list[Path], *, out: Path | None = None, tas
 
     check_results_out(out if out is not None else (model / "results.json" if is_run_dir(model) else None), model, data)
     options = dict(task_format=task_format, group_by=group_by, fast=fast, batch_size=batch_size, device=device,
-                   seed=seed, trust_remote_code=trust_remote_code)
+                   seed=seed, trust_remote_code=trust_remote_code, allow_tokenizer_mismatch=allow_tokenizer_mismatch)
     if is_run_dir(model):
         wanted = revisions if revisions in ("all", "final") else [r.strip() for r in revisions.split(",")]
         results = evaluate_run(model, data, revisions=wanted, **options)

@@ -35,6 +35,7 @@ from nestling.data.counting import TRACKS
 from nestling.data.formats import BAD_LINE_POLICIES
 from nestling.errors import UserError
 from nestling.models import ARCHITECTURES
+from nestling.safe_yaml import AliasRefused, load_yaml
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,8 @@ SCHEMA: dict[str, Any] = {
     },
     "data": {
         "dir": Key(None, OPT_STR, "Prepared dataset folder (ledger, tokenizer, shards); null = built-in data under data/."),
-        "sources": Key({}, (dict,), "Raw corpora to prepare first, {lang: path or [paths]} (files or folders); "
-                       "empty = the built-in generator."),
+        "sources": Key({}, (dict,), "Raw corpora to prepare first, {lang: path or [paths]} (files or folders; "
+                       "PATH:FORMAT sets that path's format, e.g. childes.train:text); empty = the built-in generator."),
         "track": Key("strict", (str,), "BabyLM track (sets the word budget).", choices=tuple(TRACKS)),
         "format": Key(None, OPT_STR, "Force one input format for every file; null = detect per file.",
                       choices=FORMATS + tuple(FORMAT_ALIASES)),
@@ -93,6 +94,8 @@ SCHEMA: dict[str, Any] = {
         "on_bad_line": Key("error", (str,), "error (stop, exit 2) or skip (drop and count in the ledger).",
                            choices=BAD_LINE_POLICIES),
         "allow_over_budget": Key(False, (bool,), "Prepare data over the track's word budget (recorded in the ledger)."),
+        "allow_drops": Key(False, (bool,), "Let on_bad_line=skip drop more than 5% of a file's lines (recorded in "
+                           "the ledger; nestling.data.prepare.MAX_DROP_SHARE)."),
         "builtin_root": Key("data", (str,), "Folder where built-in datasets are written once and reused."),
         "builtin_words": Key(2_000_000, (int,), "Words the built-in generator writes, split evenly over builtin_langs."),
         "builtin_langs": Key(["eng", "nld", "zho"], (list,), "Languages of the built-in data."),
@@ -452,9 +455,11 @@ def parse_override(text: str) -> dict:
         raise UserError(f"--set expects KEY=VALUE, got {text!r}")
     dotted, raw = text.split("=", 1)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
+        value = load_yaml(raw, f"--set {text[:80]}") if raw.strip() else ""
+    except AliasRefused:
+        raise
+    except UserError:
+        value = raw  # not YAML: the plain string (a type check names it if the key wants something else)
     value = _number_or_same(value)
     nested: Any = value
     for part in reversed(dotted.strip().split(".")):
@@ -464,9 +469,10 @@ def parse_override(text: str) -> dict:
 
 def _read_yaml(path: Path) -> dict:
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise UserError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: not a text file (invalid UTF-8 at byte {err.start})") from None
+    raw = load_yaml(text, str(path)) or {}
     if not isinstance(raw, dict):
         raise UserError(f"{path}: a recipe must be a mapping of sections")
     return _without_bookkeeping(raw)
@@ -483,6 +489,8 @@ def _read_layers(path: Path, seen: tuple) -> list[dict]:
     base = raw.pop("base", None)
     if base is None:
         return [raw]
+    if not isinstance(base, str) or not base.strip():
+        raise UserError(f"{path}: 'base' must name a recipe (a shipped name or a path), got {str(base)[:80]}")
     sibling = path.parent / f"{base}.yaml"
     base_path = sibling if sibling.is_file() else resolve_recipe_path(base)
     if base_path.resolve() in seen:
@@ -581,6 +589,18 @@ def validate(tree: dict) -> None:
         raise UserError("schedule.warmup_fraction + schedule.decay_fraction must not exceed 1")
     model_config(tree["model"], tree["tokenizer"]["vocab_size"])
     check_grid(tree["sweep"]["grid"])
+    check_sources(tree["data"]["sources"])
+
+
+def check_sources(sources: Mapping) -> None:
+    """data.sources is {language code: path or [paths]}, every path a non-empty string (``PATH:FORMAT`` allowed)."""
+    for lang, paths in sources.items():
+        if not isinstance(lang, str) or not lang.strip():
+            raise UserError(f"data.sources: {lang!r} is not a language code (e.g. eng)")
+        listed = paths if isinstance(paths, list) else [paths]
+        if not listed or any(not isinstance(path, str) or not path.strip() for path in listed):
+            raise UserError(f"data.sources.{lang}: expected a path or a list of paths (non-empty strings), "
+                            f"got {str(paths)[:100]}")
 
 
 # A sweep varies the seed through sweep.seeds, and its own settings are not part of a configuration.

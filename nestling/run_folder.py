@@ -14,10 +14,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from nestling.errors import UserError
 from nestling.files import write_atomic
+from nestling.safe_yaml import load_yaml
 
 RECIPE, LEDGER, METRICS, SUMMARY, RESULTS = "recipe.yaml", "ledger.json", "metrics.jsonl", "summary.json", "results.json"
 CHECKPOINTS, FINAL, CHECKPOINT_INFO = "checkpoints", "final", "checkpoint.json"
@@ -179,10 +179,7 @@ def read_recipe(run_dir: str | Path) -> dict | None:
     path = Path(run_dir) / RECIPE
     if not path.is_file():
         return None
-    try:
-        recipe = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: not readable YAML ({str(e).splitlines()[0]})") from None
+    recipe = load_yaml(path.read_text(encoding="utf-8"), str(path))
     return recipe if isinstance(recipe, dict) else None
 
 

@@ -43,12 +43,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import yaml
 
+from nestling import launch
 from nestling.errors import RunStopped, UserError
 from nestling.files import output_lock, write_atomic
 from nestling.recipe import check_grid, dump_recipe, load_recipe
 from nestling.run_folder import RECIPE, is_sweep_dir, read_manifest, read_recipe, read_summary, write_manifest
+from nestling.safe_yaml import load_yaml
 
 PENDING, RUNNING, FINISHED, STOPPED, FAILED = "pending", "running", "finished", "stopped", "failed"
 LOGS = "logs"
@@ -101,10 +102,7 @@ def parse_grid(text: str) -> tuple[str, list]:
     key = key.strip()
     if not sep or not key:
         raise UserError(f"--grid expects KEY=V1,V2,..., got {text!r}")
-    try:
-        values = yaml.safe_load(f"[{raw}]")
-    except yaml.YAMLError as err:
-        raise UserError(f"--grid {key}: values are not readable ({str(err).splitlines()[0]})") from None
+    values = load_yaml(f"[{raw}]", f"--grid {key}: values")
     if not values:
         raise UserError(f"--grid {key}: give at least one value, e.g. --grid {key}=A,B")
     return key, values
@@ -237,7 +235,7 @@ def run_sweep(recipe_ref, overrides: list[str] = (), grid: list[str] = (), seeds
     from nestling.training import distributed
 
     sweep = plan_sweep(recipe_ref, overrides, grid, seeds, parallel, out)
-    dist = distributed.init(sweep.recipe.run.device) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None
+    dist = distributed.init(sweep.recipe.run.device) if launch.ranks().world_size > 1 else None
     if dist is not None and sweep.parallel > 1:
         distributed.shutdown(dist)
         raise UserError("sweep.parallel > 1 starts its own processes; under torchrun run the sweep with --parallel 1")

@@ -37,6 +37,7 @@ class Row:
     message: str  # regex the one error line must match
     check: Callable | None = None  # (tmp) -> None, extra assertions (records, markers)
     leaves_nothing: bool = True
+    unchanged: tuple[str, ...] = ()  # files (relative to tmp) whose bytes must be the same afterwards
 
 
 class _Planted:
@@ -317,6 +318,177 @@ ROWS = {
 }
 
 
+# ---- issue 26, part B: bad inputs (no traceback, no silent wrong) ------------------------------------
+
+
+def _mixed_chat(tmp: Path) -> Path:
+    """childes.train: two CHAT tiers at its top (so it is detected as CHAT), then 2,000 plain lines."""
+    lines = ["*CHI:\tmore juice .", "*MOT:\tyou want more juice ?"]
+    lines += [f"the child saw {i} small birds today" for i in range(2000)]
+    (tmp / "childes.train").write_text("\n".join(lines) + "\n")
+    return tmp / "childes.train"
+
+
+def mixed_chat(*extra: str, path: str = "childes.train"):
+    def setup(tmp, fx, mp):
+        _mixed_chat(tmp)
+        return [*prepare(f"eng={path}"), *extra]
+    return setup
+
+
+def _every_line_kept_as_text(tmp: Path) -> None:
+    ledger = json.loads((tmp / "ds" / "ledger.json").read_text())
+    entry = ledger["files"][0]
+    assert (entry["format"], entry["format_from"], entry["lines_kept"], entry["lines_dropped"]) == \
+        ("text", "given for this path", 2002, 0)
+
+
+def _drops_allowed_and_recorded(tmp: Path) -> None:
+    ledger = json.loads((tmp / "ds" / "ledger.json").read_text())
+    assert ledger["options"]["allow_drops"] is True
+    assert ledger["files"][0]["bad_lines"] == {"broken_chat_markup": 2000}
+
+
+def recipe_sources_mixed_chat(tmp, fx, mp):
+    _mixed_chat(tmp)
+    return train_debug("data.sources={eng: [childes.train]}", "data.dir=ds", "data.on_bad_line=skip")(tmp, fx, mp)
+
+
+def malformed_tokenizer_json(tmp, fx, mp):
+    _text(tmp / "a.txt", lines=50)
+    mp.chdir(tmp)
+    cli.main(prepare("eng=a.txt"))
+    cli.main(["tokenizer", "train", "ds", "--vocab-size", "300"])
+    (tmp / "ds" / "tokenizer" / "tokenizer.json").write_text('{"model": ')
+    return ["data", "tokenize", "ds", "--workers", "1"]
+
+
+def with_env(setup, **env):
+    def wrapped(tmp, fx, mp):
+        for name, value in env.items():
+            mp.setenv(name, value)
+        return setup(tmp, fx, mp)
+    return wrapped
+
+
+def alias_bomb(tmp, fx, mp):
+    """424 bytes that expand to 4.8 million strings (39 MB as YAML) under eval.data."""
+    levels = ['&l0 [' + ", ".join(['"lol"'] * 9) + ']']
+    levels += [f"&l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, 7)]
+    (tmp / "bomb.yaml").write_text("eval:\n  data:\n" + "".join(f"    - {level}\n" for level in levels))
+    return ["train", "bomb.yaml", "--out", "run"]
+
+
+def stopped_run_with_bad_metrics(tmp, fx, mp):
+    """A run stopped (Ctrl-C) at step 2, then a metrics.jsonl record whose step is a string."""
+    tiny_recipe(tmp, fx, run={"tensorboard": False, "progress": False})
+    real_step = trainer.run_step
+
+    def step_then_ctrl_c(s, window):
+        out = real_step(s, window)
+        if s.loop.step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(trainer, "run_step", step_then_ctrl_c)
+        with pytest.raises(SystemExit):
+            cli.main(["train", str(tmp / "tiny.yaml"), "--out", str(tmp / "run")])
+    with open(tmp / "run" / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"kind": "train", "step": "three", "loss": 1.0}) + "\n")
+    return ["train", "run/recipe.yaml", "--resume", "run"]
+
+
+def _wide_model(tmp: Path, fx, vocab_size: int = 1024, **config_changes) -> None:
+    """The tiny Llama's tokenizer (~300 ids) beside a model of ``vocab_size`` rows: another dataset's tokenizer."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig.from_pretrained(fx["llama"])
+    config.vocab_size = vocab_size or config.vocab_size
+    for name, value in config_changes.items():
+        setattr(config, name, value)
+    LlamaForCausalLM(config).save_pretrained(tmp / "model")
+    for path in fx["llama"].glob("*token*"):
+        shutil.copy(path, tmp / "model")
+
+
+def eval_foreign_tokenizer(*extra: str, **config_changes):
+    def setup(tmp, fx, mp):
+        pairs_file(tmp, [json.dumps(PAIR).encode()])
+        _wide_model(tmp, fx, **config_changes)
+        return eval_argv("model", *extra)
+    return setup
+
+
+def finetune_foreign_tokenizer(tmp, fx, mp):
+    from tests.evaluation.finetune.conftest import rte_records, write_jsonl
+
+    write_jsonl(tmp / "glue" / "rte.train.jsonl", rte_records(8, seed=1))
+    write_jsonl(tmp / "glue" / "rte.valid.jsonl", rte_records(4, seed=2))
+    _wide_model(tmp, fx)
+    return ["finetune", "model", "--task", "rte", "--data", "glue"]
+
+
+def eval_device(device: str):
+    def setup(tmp, fx, mp):
+        pairs_file(tmp, [json.dumps(PAIR).encode()])
+        shutil.copytree(fx["llama"], tmp / "model")
+        return ["eval", "model", "--data", "pairs.jsonl", "--device", device]
+    return setup
+
+
+ROWS_26 = {
+    "help: nestling --help": Row(lambda t, f, m: ["--help"], 0, ""),
+    "help: nestling -h": Row(lambda t, f, m: ["-h"], 0, ""),
+    "help: nestling compare --help (the 95% CI line)": Row(lambda t, f, m: ["compare", "--help"], 0, ""),
+    "tokenize: a malformed tokenizer/tokenizer.json":
+        Row(malformed_tokenizer_json, 2, r"ds/tokenizer/tokenizer\.json: not a readable tokenizer \(EOF.*retrain",
+            unchanged=("ds/tokenizer/tokenizer.json", "ds/ledger.json")),
+    "train: data.sources with numbers":
+        Row(train_debug("data.sources={eng: [1, 2]}"), 2, r"data\.sources\.eng: expected a path or a list of paths"),
+    "train: data.sources with a null entry":
+        Row(train_debug("data.sources={eng: [a.txt, null]}"), 2, r"data\.sources\.eng: expected a path"),
+    "train: data.sources keyed by a number":
+        Row(train_debug("data.sources={1: a.txt}"), 2, r"data\.sources: 1 is not a language code"),
+    "train: WORLD_SIZE=two": Row(with_env(train_debug(), WORLD_SIZE="two"), 2,
+                                 r"WORLD_SIZE='two' is not a whole number"),
+    "train: RANK=3 with WORLD_SIZE=2": Row(with_env(train_debug(), WORLD_SIZE="2", RANK="3"), 2,
+                                          r"torchrun variables out of range: RANK=3, WORLD_SIZE=2"),
+    "mix simulate --rounds 0": Row(lambda t, f, m: ["mix", "simulate", "--rounds", "0"], 2,
+                                   r"--rounds must be a positive integer, got 0"),
+    "mix simulate --rounds -3": Row(lambda t, f, m: ["mix", "simulate", "--rounds", "-3"], 2,
+                                    r"--rounds must be a positive integer, got -3"),
+    "eval --device tpu": Row(eval_device("tpu"), 2, r"--device tpu: not a device; use auto, cpu, cuda"),
+    "eval --device cuda:x": Row(eval_device("cuda:x"), 2, r"--device cuda:x: not a device"),
+    "resume: a metrics.jsonl step that is a string":
+        Row(stopped_run_with_bad_metrics, 2, r"run/metrics\.jsonl:\d+: 'step' must be a number, got \"three\"",
+            unchanged=("run/metrics.jsonl",)),
+    "recipe: a YAML alias bomb under eval.data": Row(alias_bomb, 2, r"bomb\.yaml: YAML alias \*l0 at line 4"),
+    "train: --set with a YAML alias":
+        Row(train_debug("eval.data=[&a x, *a]"), 2, r"--set eval\.data=.*YAML alias \*a at line 1"),
+    "prepare: CHAT-detected file with plain lines names the format":
+        Row(mixed_chat(), 2, r"childes\.train:3: line is not a CHAT.*read as chat; set a file's format"),
+    "prepare: ... with --on-bad-line skip stops on the 5% rule":
+        Row(mixed_chat("--on-bad-line", "skip"), 2, r"childes\.train: 99\.9% of its lines \(2,000 of 2,002\) "
+            r"dropped by rule broken_chat_markup \(read as chat, detected\).*--allow-drops"),
+    "prepare: ... read as text per file (eng=PATH:text) keeps every line":
+        Row(mixed_chat(path="childes.train:text"), 0, "", _every_line_kept_as_text, False),
+    "prepare: ... --allow-drops is recorded in the ledger":
+        Row(mixed_chat("--on-bad-line", "skip", "--allow-drops"), 0, "", _drops_allowed_and_recorded, False),
+    "train: data.sources file over the 5% rule (data spec)":
+        Row(recipe_sources_mixed_chat, 2, r"childes\.train: 99\.9% of its lines .* broken_chat_markup"),
+    "eval: another dataset's smaller tokenizer":
+        Row(eval_foreign_tokenizer(), 2, r"model: the tokenizer does not match the model \(the tokenizer has "
+            r"\d+ ids, the model 1,024 rows\).*--allow-tokenizer-mismatch"),
+    "eval: EOS id of the tokenizer differs from config.json":
+        Row(eval_foreign_tokenizer(vocab_size=None, eos_token_id=7), 2, r"eos id 2 in the tokenizer, 7 in config"),
+    "eval: --allow-tokenizer-mismatch scores anyway": Row(eval_foreign_tokenizer("--allow-tokenizer-mismatch"), 0, ""),
+    "finetune: another dataset's smaller tokenizer (before training)":
+        Row(finetune_foreign_tokenizer, 2, r"model: the tokenizer does not match the model"),
+}
+ROWS.update(ROWS_26)
+
+
 @pytest.fixture(scope="module")
 def fx(tmp_path_factory):
     """Small inputs built once: a synthetic dataset, a tiny Llama folder, a nestling stream mixer folder."""
@@ -345,6 +517,7 @@ def test_bad_input(name, fx, tmp_path, monkeypatch, capsys):
     argv = row.setup(work, fx, monkeypatch)
     monkeypatch.chdir(work)
     before = _tree(work)
+    kept = {name: (work / name).read_bytes() for name in row.unchanged}
     capsys.readouterr()
     try:
         cli.main(argv)
@@ -362,3 +535,5 @@ def test_bad_input(name, fx, tmp_path, monkeypatch, capsys):
         row.check(work)
     if row.leaves_nothing:
         assert _tree(work) == before, f"left behind: {sorted(_tree(work) - before)}"
+    for name, data in kept.items():
+        assert (work / name).read_bytes() == data, f"{name} changed"

@@ -60,3 +60,28 @@ def test_user_error_from_the_library_is_one_line_exit_2(tmp_path):
     result = run_cli("train", str(tmp_path / "missing.yaml"))
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "not found" in result.stderr
+
+
+def _every_command(parser, path=()) -> list[tuple[str, ...]]:
+    """The command paths of the parser tree, found from the parser itself: (), (data,), (data, prepare), ..."""
+    found = [path]
+    for name, sub in _subcommands(parser).items():
+        found += _every_command(sub, path + (name,))
+    return found
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_of_every_command_and_group_exits_0(flag, capsys):
+    commands = _every_command(cli.build_parser())
+    assert len(commands) > len(cli_commands())  # the top level and the groups are in it too
+    for command in commands:
+        with pytest.raises(SystemExit) as exit_:
+            cli.main([*command, flag])
+        out, err = capsys.readouterr()
+        assert exit_.value.code == 0 and "usage: nestling" in out, (command, err)
+        assert "Traceback" not in out + err
+
+
+def test_top_level_help_in_a_fresh_process():
+    result = run_cli("--help")
+    assert result.returncode == 0 and "usage: nestling" in result.stdout and not result.stderr

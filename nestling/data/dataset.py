@@ -6,10 +6,10 @@ Under torchrun only rank 0 prepares; the other ranks wait until the folder is re
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
+from nestling import launch
 from nestling.errors import UserError
 
 READY_TIMEOUT_S = 3600
@@ -58,6 +58,7 @@ def prepare_folder(dataset: Path, sources: dict, recipe) -> None:
         ledger = prepare_dataset(
             sources, dataset, data["track"], fmt=data["format"], keep_child=data["keep_child"],
             on_bad_line=data["on_bad_line"], allow_over_budget=data["allow_over_budget"],
+            allow_drops=data["allow_drops"],
         )
         print(summary_table(ledger))
     tok = recipe["tokenizer"]
@@ -88,7 +89,7 @@ def ensure_dataset(recipe) -> Path:
         sources = {lang: [root / "raw" / lang] for lang in langs}
     if dataset_ready(dataset, langs):
         return dataset
-    if int(os.environ.get("RANK", "0")) != 0:
+    if launch.ranks().rank != 0:
         wait_for_dataset(dataset, langs)
         return dataset
     if data["dir"] is None:

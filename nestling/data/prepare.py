@@ -33,6 +33,12 @@ from nestling.files import (TMP_MARK, check_output, output_lock, refuse_overlap,
 PARALLEL_MIN_BYTES = 8 << 20
 # Files bigger than twice this are cleaned in slices of about this size, in parallel.
 SLICE_BYTES = 8 << 20
+# Drops are never silent, the one rule: the lines of a file dropped as unreadable in its format (what
+# --on-bad-line skip drops: invalid UTF-8, over-long lines, broken CHAT markup) may be at most this
+# share of its lines, unless the user allows more (--allow-drops, data.allow_drops; recorded in the
+# ledger). Lines a format means to drop (CHAT headers and %-tiers, subtitle timings, blank lines) and
+# child speech dropped on request are not counted: they are not text lost by mistake.
+MAX_DROP_SHARE = 0.05
 
 
 def _version() -> str:
@@ -54,26 +60,29 @@ def clean_slice(path: Path, lang: str, fmt: str, out_path: Path, *, start: int =
     info: dict = {}
     drops: Counter = Counter()
     speakers: Counter = Counter()
+    # Bad lines are counted in drops too; this counts them alone, for the rule on drops.
+    bad: Counter = Counter()
     kept = n_bytes = ws_words = 0
     cleaner = Cleaner(fmt, keep_child=keep_child, lang=lang)
-    blocks = _checked(read_blocks(path, info, start, end, first_lineno), path, on_bad_line, drops)
+    blocks = _checked(read_blocks(path, info, start, end, first_lineno), path, fmt, on_bad_line, (drops, bad))
     with open(out_path, "wb") as out:
-        for texts in _kept_batches(cleaner, blocks, path, on_bad_line, drops, speakers):
+        for texts in _kept_batches(cleaner, blocks, path, on_bad_line, (drops, bad), speakers):
             if not texts:
                 continue
             data = ("\n".join(texts) + "\n").encode("utf-8")
             out.write(data)
             kept, n_bytes, ws_words = kept + len(texts), n_bytes + len(data), ws_words + data.count(b" ") + len(texts)
-    return {"lines_kept": kept, "bytes": n_bytes, "whitespace_words": ws_words, "drops": drops,
+    return {"lines_kept": kept, "bytes": n_bytes, "whitespace_words": ws_words, "drops": drops, "bad": bad,
             "speakers": speakers, "line_endings": info["line_endings"] if "line_endings" in info else "lf"}
 
 
 BATCH_LINES = 4096
 
 
-def _kept_batches(cleaner: Cleaner, blocks: Iterator, path: Path, on_bad_line: str, drops: Counter,
+def _kept_batches(cleaner: Cleaner, blocks: Iterator, path: Path, on_bad_line: str, counters: tuple[Counter, Counter],
                   speakers: Counter) -> Iterator[list[str]]:
-    """Kept texts in batches (a read block, or ``BATCH_LINES``); counts dropped lines and speakers."""
+    """Kept texts in batches (a read block, or ``BATCH_LINES``); counts dropped (and bad) lines and speakers."""
+    drops, bad = counters
     if cleaner.block_safe:
         # Plain text: a few passes over a joined block instead of a few calls per line.
         for _, texts in blocks:
@@ -88,7 +97,9 @@ def _kept_batches(cleaner: Cleaner, blocks: Iterator, path: Path, on_bad_line: s
     for line in cleaner(lines):
         if line.dropped is not None:
             if line.bad is not None and on_bad_line == "error":
-                raise UserError(f"{path}:{line.lineno}: {line.bad} (use --on-bad-line skip to drop such lines)")
+                raise UserError(f"{path}:{line.lineno}: {line.bad} {_bad_line_advice(cleaner.fmt)}")
+            if line.bad is not None:
+                bad[line.dropped] += 1
             drops[line.dropped] += 1
             continue
         kept.append(line.text)
@@ -102,17 +113,18 @@ def _kept_batches(cleaner: Cleaner, blocks: Iterator, path: Path, on_bad_line: s
 
 def _file_entry(path: Path, lang: str, fmt: str, slices: list[dict], sha: str, track: str) -> dict:
     """Merge the counts of a file's slices into its ledger entry."""
-    drops, speakers = Counter(), Counter()
+    drops, speakers, bad = Counter(), Counter(), Counter()
     for counts in slices:
         drops.update(counts["drops"])
         speakers.update(counts["speakers"])
+        bad.update(counts["bad"])
     n_bytes = sum(c["bytes"] for c in slices)
     ws_words = sum(c["whitespace_words"] for c in slices)
     endings = {c["line_endings"] for c in slices}
     entry = {
         "path": str(path), "lang": lang, "format": fmt, "input_bytes": Path(path).stat().st_size, "bytes": n_bytes,
         "lines_kept": sum(c["lines_kept"] for c in slices), "lines_dropped": sum(drops.values()),
-        "drop_reasons": dict(sorted(drops.items())),
+        "drop_reasons": dict(sorted(drops.items())), "bad_lines": dict(sorted(bad.items())),
         "words": counting.budget_words(ws_words, n_bytes, lang, track), "whitespace_words": ws_words,
         "english_word_equivalents": counting.english_word_equivalents(n_bytes, lang),
         "sha256": sha, "rules": rule_names(fmt, lang),
@@ -125,15 +137,36 @@ def _file_entry(path: Path, lang: str, fmt: str, slices: list[dict], sha: str, t
     return entry
 
 
-def _checked(blocks, path: Path, on_bad_line: str, drops: Counter):
+def _checked(blocks, path: Path, fmt: str, on_bad_line: str, counters: tuple[Counter, Counter]):
     """Apply the bad-line policy to unreadable lines; pass blocks of readable ones on."""
     for item in blocks:
         if isinstance(item, BadInput):
             if on_bad_line == "error":
-                raise UserError(f"{path}:{item.lineno}: {item.message} (use --on-bad-line skip to drop such lines)")
-            drops[item.reason] += 1
+                raise UserError(f"{path}:{item.lineno}: {item.message} {_bad_line_advice(fmt)}")
+            for counter in counters:
+                counter[item.reason] += 1
             continue
         yield item
+
+
+def _bad_line_advice(fmt: str) -> str:
+    return (f"(read as {fmt}; set a file's format with --lang LANG=PATH:FORMAT, or use --on-bad-line skip "
+            "to drop such lines)")
+
+
+def check_drops(entries: list[dict], allow_drops: bool) -> None:
+    """The rule on drops (``MAX_DROP_SHARE``): refuse a file that lost too many lines as bad, naming
+    the file, the rule that dropped them and the share."""
+    for entry in entries:
+        total = entry["lines_kept"] + entry["lines_dropped"]
+        bad = sum(entry["bad_lines"].values())
+        if allow_drops or not total or bad / total <= MAX_DROP_SHARE:
+            continue
+        rule = max(entry["bad_lines"], key=entry["bad_lines"].get)
+        raise UserError(f"{entry['path']}: {bad / total:.1%} of its lines ({bad:,} of {total:,}) dropped by rule "
+                        f"{rule} (read as {entry['format']}, {entry['format_from']}), over the "
+                        f"{MAX_DROP_SHARE:.0%} limit; set its format (--lang {entry['lang']}=PATH:FORMAT) "
+                        "or pass --allow-drops (recorded in the ledger)")
 
 
 def _clean_job(job: tuple) -> dict:
@@ -141,7 +174,19 @@ def _clean_job(job: tuple) -> dict:
     return clean_slice(path, lang, fmt, out_path, **kwargs)
 
 
-def _check_args(sources: dict, track: str, fmt: str | None, on_bad_line: str) -> dict[str, list[Path]]:
+def split_format(source: str | Path) -> tuple[Path, str | None]:
+    """``PATH:FORMAT`` -> (PATH, FORMAT) when FORMAT names a format (or an alias) and the whole text is not
+    itself an existing path; anything else is (the path, None: detect per file)."""
+    text = str(source)
+    path, sep, name = text.rpartition(":")
+    name = name.strip().lower()
+    if sep and path and (name in FORMATS or name in FORMAT_ALIASES) and not Path(text).exists():
+        return Path(path), FORMAT_ALIASES.get(name, name)
+    return Path(text), None
+
+
+def _check_args(sources: dict, track: str, fmt: str | None,
+                on_bad_line: str) -> dict[str, list[tuple[Path, str | None]]]:
     counting.track(track)
     if fmt is not None and fmt not in FORMATS:
         raise UserError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)} (or {', '.join(FORMAT_ALIASES)})")
@@ -149,13 +194,13 @@ def _check_args(sources: dict, track: str, fmt: str | None, on_bad_line: str) ->
         raise UserError(f"unknown --on-bad-line {on_bad_line!r}; choose one of: {', '.join(BAD_LINE_POLICIES)}")
     if not sources:
         raise UserError("no input: give at least one --lang CODE=PATH")
-    merged: dict[str, list[Path]] = {}
+    merged: dict[str, list[tuple[Path, str | None]]] = {}
     for code, paths in sources.items():
         lang = counting.language(code).code
         paths = [paths] if isinstance(paths, (str, Path)) else paths
         if any(isinstance(p, str) and not p.strip() for p in paths):
             raise UserError(f"{code}: empty path (it would read the whole current folder)")
-        merged.setdefault(lang, []).extend(Path(p) for p in paths)
+        merged.setdefault(lang, []).extend(split_format(p) for p in paths)
     return merged
 
 
@@ -254,16 +299,18 @@ def _over_budget_message(ledger: dict) -> str:
 
 def prepare_dataset(sources: dict[str, list[Path]], out_dir: Path, track: str, *, fmt: str | None = None,
                     keep_child: bool = True, on_bad_line: str = "error", allow_over_budget: bool = False,
-                    overwrite: bool = False, workers: int | None = None) -> dict:
+                    allow_drops: bool = False, overwrite: bool = False, workers: int | None = None) -> dict:
     """Clean, count and certify a corpus; return the ledger (also written to ``out_dir/ledger.json``).
 
     sources: language code -> files or folders (folders are walked recursively, see
-        ``nestling.data.formats``).
+        ``nestling.data.formats``); ``PATH:FORMAT`` sets the format of that file (or of every file
+        in that folder), over ``fmt`` and detection.
     track: "strict", "strict-small" or "multilingual" (limits in ``nestling.data.counting``).
     fmt: force one cleaning format for every file instead of detecting it per file
         (``cleaning.FORMATS`` or an alias in ``cleaning.FORMAT_ALIASES``).
     keep_child: keep CHAT ``*CHI`` utterances (False drops them, counted as ``child_speech``).
     on_bad_line: "error" (stop, naming file and line) or "skip" (drop the line, count it).
+    allow_drops: let "skip" drop more than ``MAX_DROP_SHARE`` of a file's lines (recorded in the ledger).
     allow_over_budget: write the dataset even above the track's limit (recorded in the ledger).
     overwrite: replace an existing ``out_dir`` (swapped in only after success).
     workers: cleaning processes (default: all cores; small inputs are cleaned in-process).
@@ -276,20 +323,20 @@ def prepare_dataset(sources: dict[str, list[Path]], out_dir: Path, track: str, *
         raise UserError(f"{out_dir}: exists and is not a folder; choose another --out")
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise UserError(f"{out_dir}: already exists and is not empty; choose another --out or remove it")
-    refuse_overlap(out_dir, [p for paths in langs.values() for p in paths])
-    listed = {lang: [list_files(p) for p in paths] for lang, paths in langs.items()}
+    refuse_overlap(out_dir, [p for paths in langs.values() for p, _ in paths])
+    listed = {lang: [(*list_files(p), given) for p, given in paths] for lang, paths in langs.items()}
     _refuse_duplicates(listed)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(out_dir):
         remove_stale_temporaries(out_dir.parent, out_dir.name)
         # The cleaned text is at most the input's size.
-        check_output(out_dir, sum(f.stat().st_size for found in listed.values() for files, _ in found for f in files),
+        check_output(out_dir, sum(f.stat().st_size for found in listed.values() for files, *_ in found for f in files),
                      "the cleaned text")
         tmp = temporary_sibling(out_dir)
         try:
             (tmp / "clean").mkdir(parents=True)
-            ledger = _prepare_into(tmp, listed, track, dict(fmt=fmt, keep_child=keep_child, on_bad_line=on_bad_line),
-                                   allow_over_budget, workers)
+            options = dict(fmt=fmt, keep_child=keep_child, on_bad_line=on_bad_line, allow_drops=allow_drops)
+            ledger = _prepare_into(tmp, listed, track, options, allow_over_budget, workers)
             (tmp / "ledger.json").write_text(json.dumps(ledger, indent=2, ensure_ascii=False) + "\n")
             _swap_into_place(tmp, out_dir)
         except BaseException:
@@ -302,7 +349,7 @@ def _refuse_duplicates(listed: dict) -> None:
     """One file reached twice (named twice, or inside a folder also given) would be counted twice."""
     first: dict[Path, tuple[str, Path]] = {}
     for lang, found in listed.items():
-        for files, _ in found:
+        for files, _, _ in found:
             for path in files:
                 real = path.resolve()
                 if real in first:
@@ -316,10 +363,11 @@ def _prepare_into(tmp: Path, listed: dict, track: str, options: dict, allow_over
                   workers: int | None) -> dict:
     files, skipped, languages = [], [], {}
     for lang, found in listed.items():
-        paths = [p for files_, _ in found for p in files_]
-        skipped += [s for _, skipped_ in found for s in skipped_]
+        paths = [(p, given) for files_, _, given in found for p in files_]
+        skipped += [s for _, skipped_, _ in found for s in skipped_]
         entries = _prepare_language(tmp, lang, paths, track, options, workers)
         sha = entries.pop()
+        check_drops(entries, options["allow_drops"])
         entry = _language_entry(lang, entries, sha, track)
         if entry["lines_kept"] == 0:
             raise UserError(f"{lang}: no text left after cleaning {len(paths)} file(s) "
@@ -332,14 +380,25 @@ def _prepare_into(tmp: Path, listed: dict, track: str, options: dict, allow_over
     return ledger
 
 
-def _prepare_language(tmp: Path, lang: str, paths: list[Path], track: str, options: dict,
+def _format_of(path: Path, given: str | None, forced: str | None) -> tuple[str, str]:
+    """(format, where it came from): the path's own ``:FORMAT``, else --format, else detected."""
+    head = sniff(path)  # always: a binary file fails before any work is done
+    if given:
+        return given, "given for this path"
+    if forced:
+        return forced, "given for every file"
+    return detect_format(path, head), "detected"
+
+
+def _prepare_language(tmp: Path, lang: str, listed: list[tuple[Path, str | None]], track: str, options: dict,
                       workers: int | None) -> list:
     """Clean one language's files (big files in slices) into ``clean/<lang>.txt``.
 
     Returns the files' ledger entries followed by the language file's sha256.
     """
-    # Sniff every file first: a binary file fails before any work is done.
-    formats = [options["fmt"] or detect_format(p, sniff(p)) for p in paths]
+    paths = [path for path, _ in listed]
+    chosen = [_format_of(path, given, options["fmt"]) for path, given in listed]
+    formats = [fmt for fmt, _ in chosen]
     n_workers = workers or os.cpu_count() or 1
     jobs, owners = [], []
     kwargs = dict(keep_child=options["keep_child"], on_bad_line=options["on_bad_line"])
@@ -353,7 +412,7 @@ def _prepare_language(tmp: Path, lang: str, paths: list[Path], track: str, optio
     entries = []
     for i, (path, fmt) in enumerate(zip(paths, formats)):
         slices = [c for c, owner in zip(counts, owners) if owner == i]
-        entries.append(_file_entry(path, lang, fmt, slices, file_shas[i], track))
+        entries.append({**_file_entry(path, lang, fmt, slices, file_shas[i], track), "format_from": chosen[i][1]})
     return entries + [sha]
 
 

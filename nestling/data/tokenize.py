@@ -48,7 +48,16 @@ def _load_tokenizer(dataset_dir: Path):
     path = Path(dataset_dir) / "tokenizer" / "tokenizer.json"
     if not path.is_file():
         raise UserError(f"{dataset_dir}: no tokenizer/; run `nestling tokenizer train {dataset_dir}` first")
-    return Tokenizer.from_file(str(path))
+    try:
+        tok = Tokenizer.from_file(str(path))
+    except Exception as err:  # the tokenizers library raises a bare Exception for every parse error
+        raise UserError(f"{path}: not a readable tokenizer ({str(err).splitlines()[0][:200]}); "
+                        f"retrain it with `nestling tokenizer train {dataset_dir}`") from None
+    missing = [t for t in (PAD, BOS, EOS) if tok.token_to_id(t) is None]
+    if missing:
+        raise UserError(f"{path}: the tokenizer lacks the special tokens {', '.join(missing)}; "
+                        f"retrain it with `nestling tokenizer train {dataset_dir}`")
+    return tok
 
 
 def _init_worker(tokenizer_json: str) -> None:

@@ -26,8 +26,10 @@ SPECIAL_TOKENS = [PAD, BOS, EOS]
 # to its base default, which includes token_type_ids, and `model.generate(**tokenizer(text, return_tensors="pt"))`
 # raises "model_kwargs are not used by the model: ['token_type_ids']" (4.51.3, the strict pipeline's pin).
 MODEL_INPUT_NAMES = ["input_ids", "attention_mask"]
-# Fertility is measured on each language's first lines, up to this many bytes.
+# Fertility is measured on a sample of about this many bytes per language: all of a smaller text, else
+# SAMPLE_BLOCKS runs of whole lines evenly spaced through it, so every file of the corpus is seen.
 FERTILITY_SAMPLE_BYTES = 1 << 20
+SAMPLE_BLOCKS = 1024
 # Lines longer than this are cut for training only: BPE statistics need no more, and long
 # pre-tokens (a Mandarin paragraph has no spaces) make training quadratic.
 TRAIN_LINE_CHARS = 2000
@@ -101,12 +103,31 @@ def save_tokenizer(tok, out_dir: Path) -> None:
     config_path.write_text(json.dumps(config, indent=2) + "\n")
 
 
+def sample_lines(path: Path, max_bytes: int, blocks: int = SAMPLE_BLOCKS) -> Iterator[str]:
+    """Whole lines of ``path``: all of them when it is at most ``max_bytes``, else the lines that start
+    inside ``blocks`` byte windows of ``max_bytes / blocks`` evenly spaced through it (a line is taken
+    by where it starts, so long and short lines are sampled alike)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        if size <= max_bytes:
+            yield from (raw.decode("utf-8").rstrip("\n") for raw in f)
+            return
+        for i in range(blocks):
+            offset = i * size // blocks
+            if offset > f.tell():
+                f.seek(offset - 1)
+                f.readline()  # on to the start of the next whole line
+            while f.tell() < offset + max_bytes // blocks and (raw := f.readline()):
+                yield raw.decode("utf-8").rstrip("\n")
+
+
 def fertility(tok, paths: dict[str, Path], track: str) -> dict[str, dict]:
-    """Tokens per word per language on a sample: tokens as the shards hold them (document markers
-    included), words counted with the ledger's rule (``counting.tokens_per_word``)."""
+    """Tokens per word per language on a sample spread through the whole text (``sample_lines``):
+    tokens as the shards hold them (document markers included), words counted with the ledger's rule
+    (``counting.tokens_per_word``)."""
     report = {}
     for lang, path in paths.items():
-        lines = list(_lines(path, FERTILITY_SAMPLE_BYTES)) or [""]
+        lines = list(sample_lines(path, FERTILITY_SAMPLE_BYTES)) or [""]
         encodings = tok.encode_batch(lines, add_special_tokens=False)
         n_tokens = sum(len(e.ids) + counting.DOCUMENT_MARKERS for e in encodings)
         n_bytes = sum(len(line.encode("utf-8")) + 1 for line in lines)
@@ -115,8 +136,16 @@ def fertility(tok, paths: dict[str, Path], track: str) -> dict[str, dict]:
         report[lang] = {"tokens": n_tokens, "words": words, "word_unit": counting.word_unit(lang, track),
                         "fertility": counting.tokens_per_word(n_tokens, words),
                         "bytes_per_token": n_bytes / n_tokens if n_tokens else float("nan"),
-                        "sample_lines": len(lines)}
+                        "sample_lines": len(lines), "sample_bytes": n_bytes, "bytes": path.stat().st_size}
     return report
+
+
+def corpus_fertility(report: dict[str, dict], ledger: dict) -> float:
+    """Tokens per word of the whole corpus: each language's sampled fertility weighted by its words
+    in the ledger (the same words the budget counts)."""
+    words = {lang: ledger["languages"][lang]["words"] for lang in report}
+    total = sum(words.values())
+    return sum(report[lang]["fertility"] * words[lang] for lang in report) / total if total else float("nan")
 
 
 def train_tokenizer(dataset_dir: Path, vocab_size: int, balance_languages: bool = False, *,
@@ -127,7 +156,8 @@ def train_tokenizer(dataset_dir: Path, vocab_size: int, balance_languages: bool 
         does not take the whole vocabulary. max_bytes_per_language: train on at most this many
         bytes of each language (None: all of it).
     The result (also in ``dataset_dir/tokenizer_report.json``) is ``{lang: {"fertility" (tokens per
-    word), "tokens", "words", "word_unit", "bytes_per_token", "sample_lines"}}``.
+    word), "tokens", "words", "word_unit", "bytes_per_token", "sample_lines", "sample_bytes", "bytes"}}``;
+    the file adds ``corpus_tokens_per_word`` (all languages, weighted by the ledger's words).
     """
     dataset_dir = Path(dataset_dir)
     ledger = load_ledger(dataset_dir)
@@ -145,7 +175,8 @@ def train_tokenizer(dataset_dir: Path, vocab_size: int, balance_languages: bool 
             raise
         report = fertility(tok, paths, ledger["track"])
         meta = {"vocab_size": tok.get_vocab_size(), "requested_vocab_size": vocab_size,
-                "balance_languages": balance_languages, "fertility": report}
+                "balance_languages": balance_languages, "fertility": report,
+                "corpus_tokens_per_word": corpus_fertility(report, ledger)}
         write_atomic(dataset_dir / "tokenizer_report.json", json.dumps(meta, indent=2) + "\n")
     return report
 

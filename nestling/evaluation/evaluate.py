@@ -15,6 +15,7 @@ from nestling.evaluation.fast import fast_subset, per_uid_for
 from nestling.evaluation.results import SCHEMA_VERSION, SCORING_RULE
 from nestling.evaluation.scoring import resolve_device, score_texts
 from nestling.evaluation.tasks import Task, load_tasks
+from nestling.evaluation.tokenizer_match import check_tokenizer
 from nestling.evaluation.trust import HINT, allow_remote_code
 from nestling.run_folder import CHECKPOINTS, read_words_seen  # noqa: F401 (read_words_seen re-exported)
 
@@ -39,11 +40,13 @@ def resolve_revision(model_dir: str | Path, revision: str | None) -> Path | str:
 
 
 def load_model(location: Path | str, *, revision: str | None = None, device: str = "auto",
-               dtype: torch.dtype = torch.float32, trust_remote_code: bool = False):
+               dtype: torch.dtype = torch.float32, trust_remote_code: bool = False,
+               allow_tokenizer_mismatch: bool = False):
     """AutoModelForCausalLM + AutoTokenizer, on ``device``, in eval mode.
 
     The folder's own code runs only with ``trust_remote_code`` or when it is nestling's shipped code
-    (see nestling.evaluation.trust); a damaged or unsafe folder is a UserError, never a traceback.
+    (see nestling.evaluation.trust); a damaged or unsafe folder is a UserError, never a traceback, and so is
+    a tokenizer that does not match the model (nestling.evaluation.tokenizer_match) unless allowed.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -56,10 +59,7 @@ def load_model(location: Path | str, *, revision: str | None = None, device: str
         model = AutoModelForCausalLM.from_pretrained(location, trust_remote_code=remote, dtype=dtype, **hub)
     except LOAD_ERRORS as err:
         raise UserError(f"{location}: cannot load model/tokenizer ({_load_reason(err)})") from None
-    vocab = getattr(model.config, "vocab_size", None)
-    if isinstance(vocab, int) and len(tokenizer) > vocab:
-        raise UserError(f"{location}: the tokenizer has {len(tokenizer)} tokens but the model only {vocab} "
-                        "(tokenizer and weights come from different runs)")
+    check_tokenizer(location, model.config.to_dict(), tokenizer, allow_tokenizer_mismatch)
     return model.to(resolve_device(device)).eval(), tokenizer
 
 
@@ -148,7 +148,7 @@ def evaluate_model(model_dir: str | Path, data_paths: list[Path], *, task_format
                    group_by: str | None = None, fast: bool = False, batch_size: int = 64,
                    max_tokens: int = 16384, device: str = "auto", precision: str = "fp32",
                    seed: int = 0, revision: str | None = None, progress: bool = True,
-                   trust_remote_code: bool = False) -> dict:
+                   trust_remote_code: bool = False, allow_tokenizer_mismatch: bool = False) -> dict:
     """Zero-shot minimal-pair evaluation of one causal LM, scored as the official BabyLM pipeline.
 
     model_dir: a transformers model folder, a run folder with ``revision``
@@ -162,7 +162,8 @@ def evaluate_model(model_dir: str | Path, data_paths: list[Path], *, task_format
     check_batch(batch_size, max_tokens)
     tasks = prepare_tasks(data_paths, task_format=task_format, group_by=group_by, fast=fast)
     location = resolve_revision(model_dir, revision)
-    model, tokenizer = load_model(location, revision=revision, device=device, trust_remote_code=trust_remote_code)
+    model, tokenizer = load_model(location, revision=revision, device=device, trust_remote_code=trust_remote_code,
+                                  allow_tokenizer_mismatch=allow_tokenizer_mismatch)
     return evaluate_loaded(model, tokenizer, tasks, model_name=str(model_dir), revision=revision,
                            words_seen=read_words_seen(location), fast=fast, seed=seed,
                            batch_size=batch_size, max_tokens=max_tokens, precision=precision,

@@ -33,9 +33,9 @@ import re
 import time
 from pathlib import Path
 
-import yaml
 
 from nestling.errors import UserError
+from nestling.safe_yaml import load_yaml
 
 LANG_GROUPS = {"eng": "zeroshot_eng", "nld": "zeroshot_nld", "zho": "zeroshot_zho"}
 # `nestling eval --suite multilingual`: the suite's name, and the lm-eval model backends it can score with.
@@ -82,8 +82,8 @@ def read_data_map(path: str | Path | None) -> list[tuple[str, dict]]:
         return []
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
+        raw = load_yaml(path.read_text(encoding="utf-8"), f"{path}: data map") or {}
+    except (OSError, UnicodeDecodeError) as err:
         raise UserError(f"{path}: cannot read the data map ({str(err).splitlines()[0]})") from None
     if not isinstance(raw, dict):
         raise UserError(f"{path}: a data map is a mapping of task (or pattern) -> file, folder or {{data_files, where}}")
@@ -270,8 +270,11 @@ def _scores(raw: dict) -> dict:
     return out
 
 
-def make_lm(location: str | Path, *, backend: str, device: str, batch_size, trust_remote_code: bool):
-    """The lm-eval model object for one revision folder (its own code runs as nestling.evaluation.trust allows)."""
+def make_lm(location: str | Path, *, backend: str, device: str, batch_size, trust_remote_code: bool,
+            allow_tokenizer_mismatch: bool = False):
+    """The lm-eval model object for one revision folder (its own code runs as nestling.evaluation.trust allows;
+    its tokenizer must match the model, nestling.evaluation.tokenizer_match, unless allowed)."""
+    from nestling.evaluation.tokenizer_match import check_tokenizer
     from nestling.evaluation.scoring import resolve_device
     from nestling.evaluation.trust import allow_remote_code
 
@@ -283,16 +286,19 @@ def make_lm(location: str | Path, *, backend: str, device: str, batch_size, trus
         raise UserError(f"unknown lm-eval backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
     remote = allow_remote_code(Path(location), trust_remote_code)
     try:
-        return cls(pretrained=str(location), device=str(resolve_device(device)), batch_size=batch_size,
-                   trust_remote_code=remote)
+        lm = cls(pretrained=str(location), device=str(resolve_device(device)), batch_size=batch_size,
+                 trust_remote_code=remote)
     except (OSError, ValueError) as err:
         raise UserError(f"{location}: cannot load model ({str(err).splitlines()[0][:200]})") from None
+    check_tokenizer(location, lm.model.config.to_dict(), lm.tokenizer, allow_tokenizer_mismatch)
+    return lm
 
 
 def evaluate_multilingual(model: str | Path, *, langs: list[str] | None = None, tasks: list[str] | None = None,
                           tasks_dir: str | Path | None = None, data_map: str | Path | None = None,
                           revisions: str | list[str] = "all", backend: str = "nestling", device: str = "auto",
-                          batch_size=64, trust_remote_code: bool = False, offline: bool = False,
+                          batch_size=64, trust_remote_code: bool = False, allow_tokenizer_mismatch: bool = False,
+                          offline: bool = False,
                           limit: int | None = None, log=print) -> dict:
     """The official multilingual zero-shot scores of a model folder or of every revision of a run.
 
@@ -348,7 +354,7 @@ def evaluate_multilingual(model: str | Path, *, langs: list[str] | None = None, 
     per_revision, started = {}, time.perf_counter()
     for rev, folder in selected.items():
         lm = make_lm(folder, backend=backend, device=device, batch_size=batch_size,
-                     trust_remote_code=trust_remote_code)
+                     trust_remote_code=trust_remote_code, allow_tokenizer_mismatch=allow_tokenizer_mismatch)
         raw = simple_evaluate(model=lm, tasks=objects, task_manager=manager, num_fewshot=0, log_samples=False,
                               limit=limit)
         per_revision[rev] = {"words_seen": read_words_seen(folder), "scores": _scores(raw)}

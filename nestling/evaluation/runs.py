@@ -71,7 +71,8 @@ def evaluate_run(run_dir: str | Path, data_paths: list[Path], *, revisions: str 
                  task_format: str = "auto", group_by: str | None = None, fast: bool = False,
                  batch_size: int = 64, max_tokens: int = 16384, device: str = "auto",
                  precision: str = "fp32", seed: int = 0, plot_path: str | Path | None = None,
-                 progress: bool = True, trust_remote_code: bool = False) -> dict:
+                 progress: bool = True, trust_remote_code: bool = False,
+                 allow_tokenizer_mismatch: bool = False) -> dict:
     """Evaluate each revision of a run (every chck_* by words seen, then final) on the same tasks.
 
     Data is read once; each revision is loaded, scored and freed in turn. Returns the run result
@@ -87,7 +88,8 @@ def evaluate_run(run_dir: str | Path, data_paths: list[Path], *, revisions: str 
     if many:
         hf_logging.disable_progress_bar()  # the per-revision "Loading weights" bars would flood the log
     for name, folder in tqdm(selected.items(), desc="revisions", unit="rev", disable=not (progress and many)):
-        model, tokenizer = load_model(folder, device=device, trust_remote_code=trust_remote_code)
+        model, tokenizer = load_model(folder, device=device, trust_remote_code=trust_remote_code,
+                                      allow_tokenizer_mismatch=allow_tokenizer_mismatch)
         per_revision[name] = evaluate_loaded(
             model, tokenizer, tasks, model_name=str(run_dir), revision=name,
             words_seen=read_words_seen(folder), fast=fast, seed=seed, batch_size=batch_size,

@@ -337,10 +337,18 @@ def _shared_batches(plan: dict[int, list[list[int]]], lengths: list[int], batch_
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """'auto' picks CUDA when present, else CPU."""
+    """'auto' picks CUDA when present, else CPU; a device torch does not know, or CUDA without one, is refused."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise UserError(f"--device {device}: not a device; use auto, cpu, cuda or cuda:N") from None
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device {device}: no CUDA device is visible; use --device cpu or auto")
+    if chosen.type not in ("cpu", "cuda", "mps"):
+        raise UserError(f"--device {device}: nestling evaluates on cpu, cuda or mps, not {chosen.type}")
+    return chosen
 
 
 def _split_work(encoded, lengths: list[int], groups: list[list[int]], batch_size: int, max_tokens: int):

@@ -237,7 +237,7 @@ def suite_curve(revision_results: dict[str, dict]) -> list[dict]:
 def run_suite(target: str | Path, suite: str, root: str | Path | None = None, *, revisions: str | list[str] = "all",
               batch_size: int = 64, max_tokens: int = 16384, device: str = "auto", precision: str = "fp32",
               seed: int = 0, progress: bool = True, submission_dir: str | Path | None = None,
-              log=None, trust_remote_code: bool = False) -> dict:
+              log=None, trust_remote_code: bool = False, allow_tokenizer_mismatch: bool = False) -> dict:
     """Run a strict suite on a model folder or every revision of a run; returns the results dict.
 
     Writes nothing but the official submission files under ``submission_dir`` when given.
@@ -266,7 +266,8 @@ def run_suite(target: str | Path, suite: str, root: str | Path | None = None, *,
     options = dict(batch_size=batch_size, max_tokens=max_tokens, precision=precision, progress=progress)
     per_revision, aoa_rows = evaluate_plan(target, suite, plan, data, load_contexts(aoa_files[0]) if aoa_files else None,
                                            submission_dir=submission_dir, device=device, seed=seed,
-                                           trust_remote_code=trust_remote_code, **options)
+                                           trust_remote_code=trust_remote_code,
+                                           allow_tokenizer_mismatch=allow_tokenizer_mismatch, **options)
     result = {"schema_version": SCHEMA_VERSION, ("run" if is_run else "model"): str(target), "suite": suite,
               "eval_root": str(root), "missing": missing, "revisions": per_revision,
               "learning_curve": suite_curve(per_revision)}
@@ -281,7 +282,8 @@ def run_suite(target: str | Path, suite: str, root: str | Path | None = None, *,
 
 
 def evaluate_plan(target: Path, suite: str, plan: dict, data: dict, aoa_words: list | None, *, submission_dir,
-                  device: str, seed: int, trust_remote_code: bool, **options) -> tuple[dict, list[dict]]:
+                  device: str, seed: int, trust_remote_code: bool, allow_tokenizer_mismatch: bool = False,
+                  **options) -> tuple[dict, list[dict]]:
     """({revision: result}, AoA surprisal rows): each revision loaded once, its tasks and AoA scored."""
     from nestling.evaluation.aoa import revision_rows
     from nestling.evaluation.evaluate import load_model, read_words_seen
@@ -292,7 +294,8 @@ def evaluate_plan(target: Path, suite: str, plan: dict, data: dict, aoa_words: l
     per_revision, aoa_rows = {}, []
     for rev, (folder, group) in plan.items():
         # Each revision's own folder: a local path with revision= would load the same weights every time.
-        model, tokenizer = load_model(folder, device=device, trust_remote_code=trust_remote_code)
+        model, tokenizer = load_model(folder, device=device, trust_remote_code=trust_remote_code,
+                                      allow_tokenizer_mismatch=allow_tokenizer_mismatch)
         tasks, predictions = ({}, {}) if not data[group] else evaluate_revision(model, tokenizer, data[group],
                                                                                 seed=seed, **options)
         if aoa_words is not None and is_revision_name(rev):
@@ -353,14 +356,16 @@ def write_suite_outputs(result: dict, out_json: str | Path) -> Path:
 
 def recipe_suite(run_dir: Path) -> tuple[str | None, str | None]:
     """(eval.suite, eval.eval_root) of the recipe a run was trained with (RUN/recipe.yaml), or Nones."""
-    import yaml
+    from nestling.safe_yaml import AliasRefused, load_yaml
 
     path = Path(run_dir) / "recipe.yaml"
     if not path.is_file():
         return None, None
     try:
-        recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError:
+        recipe = load_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
+    except AliasRefused:
+        raise
+    except UserError:
         return None, None
     cfg = recipe.get("eval") or {} if isinstance(recipe, dict) else {}
     return cfg.get("suite"), cfg.get("eval_root")

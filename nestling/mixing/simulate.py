@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nestling.errors import UserError
 from nestling.mixing import build_mixer
 from nestling.mixing.rewards import canonical_reward
 
@@ -68,6 +69,8 @@ def run_simulation(
     ``mixing`` overrides other keys of the TAAM mixing config (gamma, eta, floor, update...). With
     ``out_dir``, writes ``simulate_<reward>.png`` (pi over rounds) and ``simulate_<reward>.json``.
     """
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise UserError(f"--rounds must be a positive integer, got {rounds!r}")
     reward = canonical_reward(reward)
     curves = dict(curves or DEFAULT_CURVES)
     langs = list(curves)

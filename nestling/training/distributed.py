@@ -5,12 +5,12 @@ Rank 0 alone writes files. Collectives here are no-ops in a single process, so t
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as tdist
 
+from nestling import launch
 from nestling.errors import UserError
 
 
@@ -53,9 +53,7 @@ def pick_device(pref: str, local_rank: int) -> torch.device:
 
 def init(device_pref: str) -> Dist:
     """Join the torchrun process group when launched by torchrun, else a single process."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
+    rank, world, local = launch.ranks()
     device = pick_device(device_pref, local)
     owns = world > 1 and not tdist.is_initialized()
     if owns:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from nestling.errors import UserError
 from nestling.run_folder import METRICS, write_summary
 from nestling.training.distributed import Dist, all_reduce_sum
 
@@ -28,16 +29,27 @@ def truncate_after(path: Path, step: int) -> None:
     """Drop records past ``step`` (written after the state we resume from; they will be written again)."""
     if not path.is_file():
         return
-    kept = [line for line in path.read_text().splitlines() if _record_step(line) <= step]
+    lines = path.read_text().splitlines()
+    kept = [line for n, line in enumerate(lines, 1) if _record_step(line, path, n) <= step]
     path.write_text("".join(line + "\n" for line in kept))
 
 
-def _record_step(line: str) -> float:
-    """A record's step; a blank or partial line (a kill mid-write) counts as past every step, so it goes."""
+def _record_step(line: str, path: Path, lineno: int) -> float:
+    """A record's step; a blank or partial line (a kill mid-write) counts as past every step, so it goes.
+
+    A whole record whose step is not a number was not written by nestling: refused, not guessed at.
+    """
     try:
-        return json.loads(line).get("step", 0) if line.strip() else math.inf
-    except (json.JSONDecodeError, AttributeError):
+        record = json.loads(line) if line.strip() else None
+    except json.JSONDecodeError:
         return math.inf
+    if not isinstance(record, dict):
+        return math.inf
+    value = record.get("step", 0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise UserError(f"{path}:{lineno}: 'step' must be a number, got {json.dumps(value)[:60]}; "
+                        "this line was not written by nestling: fix or delete it, then resume again")
+    return value
 
 
 def _finite_or_none(value):

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -104,7 +105,9 @@ def test_bad_lines_skipped_and_counted(tmp_path):
     files = [write(tmp_path / "in" / "latin1.txt", b"ok\ncaf\xe9\n"),
              write(tmp_path / "in" / "long.txt", b"ok\n" + b"x" * (1 << 20) + b"y\nend\n"),
              write(tmp_path / "in" / "broken.cha", b"@Begin\n*MOT:\tsit [: there .\n*MOT:\tfine .\n@End\n")]
-    ledger = prepare_dataset({"eng": files}, tmp_path / "ds", "strict", on_bad_line="skip")
+    # Half of latin1.txt is bad: over the 5% rule on drops, so allowed here explicitly.
+    ledger = prepare_dataset({"eng": files}, tmp_path / "ds", "strict", on_bad_line="skip", allow_drops=True)
+    assert ledger["options"]["allow_drops"] is True and ledger["files"][0]["bad_lines"] == {"invalid_utf8": 1}
     reasons = ledger["languages"]["eng"]["drop_reasons"]
     assert reasons["invalid_utf8"] == 1 and reasons["line_too_long"] == 1 and reasons["broken_chat_markup"] == 1
     assert (tmp_path / "ds" / "clean" / "eng.txt").read_text() == "ok\nok\nend\nfine.\n"
@@ -174,3 +177,49 @@ def test_forced_format_and_its_aliases(tmp_path):
     assert (tmp_path / "txt" / "clean" / "eng.txt").read_text() == "= = Header = =\nsome [1] text\n"
     with pytest.raises(UserError, match="unknown format 'pdf'"):
         prepare_dataset({"eng": [path]}, tmp_path / "pdf", "strict", fmt="pdf")
+
+
+def _mixed_chat(path: Path, plain_lines: int = 200) -> Path:
+    """A file detected as CHAT from two tiers at its top, then plain lines (a childes.train mix)."""
+    lines = ["*CHI:\tmore juice .", "*MOT:\tyou want more juice ?"]
+    return write(path, ("\n".join(lines + [f"the child saw {i} birds" for i in range(plain_lines)]) + "\n").encode())
+
+
+def test_split_format_reads_a_trailing_format_name(tmp_path):
+    from nestling.data.prepare import split_format
+
+    assert split_format("corpus/childes.train:text") == (Path("corpus/childes.train"), "text")
+    assert split_format("a.txt:CHA") == (Path("a.txt"), "chat")  # aliases, any case
+    assert split_format("a.txt") == (Path("a.txt"), None)
+    assert split_format("notes:todo") == (Path("notes:todo"), None)  # not a format: part of the path
+    real = write(tmp_path / "x:text", b"hello there\n")
+    assert split_format(real) == (real, None)  # an existing path wins
+
+
+def test_bad_lines_over_the_share_stop_and_name_file_rule_and_share(tmp_path):
+    mixed = _mixed_chat(tmp_path / "in" / "childes.train")
+    with pytest.raises(UserError, match=r"childes\.train: 99\.0% of its lines \(200 of 202\) dropped by rule "
+                                        r"broken_chat_markup \(read as chat, detected\).*--allow-drops"):
+        prepare_dataset({"eng": [mixed]}, tmp_path / "ds", "strict", on_bad_line="skip")
+    assert not (tmp_path / "ds").exists()
+
+
+def test_a_share_at_the_limit_passes(tmp_path):
+    # 1 bad line of 20 is exactly 5%: allowed; the next one is not.
+    lines = b"".join(b"line %d is fine\n" % i for i in range(19))
+    ok = prepare_dataset({"eng": [write(tmp_path / "a.txt", lines + b"caf\xe9\n")]}, tmp_path / "ds", "strict",
+                         on_bad_line="skip")
+    assert ok["files"][0]["bad_lines"] == {"invalid_utf8": 1}
+    with pytest.raises(UserError, match=r"9\.5% of its lines \(2 of 21\) dropped by rule invalid_utf8"):
+        prepare_dataset({"eng": [write(tmp_path / "b.txt", lines + b"caf\xe9\n\xff\n")]}, tmp_path / "ds2",
+                        "strict", on_bad_line="skip")
+
+
+def test_format_set_per_file_keeps_every_line(tmp_path):
+    mixed = _mixed_chat(tmp_path / "in" / "childes.train")
+    chat = write(tmp_path / "in" / "real.cha", b"@Begin\n*MOT:\tsit down .\n%mor:\tv|sit\n@End\n")
+    ledger = prepare_dataset({"eng": [f"{mixed}:text", chat]}, tmp_path / "ds", "strict")
+    by_name = {Path(f["path"]).name: f for f in ledger["files"]}
+    assert by_name["childes.train"]["format"] == "text" and by_name["childes.train"]["lines_kept"] == 202
+    assert by_name["childes.train"]["format_from"] == "given for this path"
+    assert by_name["real.cha"]["format"] == "chat" and by_name["real.cha"]["format_from"] == "detected"

@@ -61,6 +61,7 @@ class Plan:
     revisions: dict[str, Path | str]
     seeds: list[int]
     trust_remote_code: bool = False  # run a folder's code that is not nestling's own
+    allow_tokenizer_mismatch: bool = False  # use a folder whose tokenizer does not match its model
 
 
 def _layout(names: list[str]) -> str:
@@ -113,13 +114,33 @@ def resolve_revisions(model: Path, revisions: str | list[str]) -> dict[str, Path
     return {"main": model}
 
 
-def _load_tokenizer(folder, remote: bool = False):
+def check_tokenizers(plan: Plan) -> None:
+    """Every revision's tokenizer matches its model (nestling.evaluation.tokenizer_match), before any training."""
+    from transformers import AutoConfig
+
+    from nestling.evaluation.tokenizer_match import check_tokenizer
+    from nestling.evaluation.trust import allow_remote_code
+
+    for folder in plan.revisions.values():
+        remote = allow_remote_code(folder, plan.trust_remote_code)
+        try:
+            config = AutoConfig.from_pretrained(folder, trust_remote_code=remote).to_dict()
+        except (OSError, ValueError, TypeError) as err:
+            raise UserError(f"{folder}: cannot read config.json ({str(err).splitlines()[0][:200]})") from None
+        check_tokenizer(folder, config, _read_tokenizer(folder, remote), plan.allow_tokenizer_mismatch)
+
+
+def _read_tokenizer(folder, remote: bool):
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=remote)
+        return AutoTokenizer.from_pretrained(folder, trust_remote_code=remote)
     except (OSError, ValueError) as err:
         raise UserError(f"{folder}: cannot load the tokenizer ({str(err).splitlines()[0]})") from None
+
+
+def _load_tokenizer(folder, remote: bool = False):
+    tokenizer = _read_tokenizer(folder, remote)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "right"
@@ -278,7 +299,7 @@ def write_submission_predictions(section: dict, model: Path) -> Path | None:
 def finetune_path(model: str | Path, *, suite: str | None = None, tasks: list[str] | None = None,
                   data: Path, revisions: str | None = None, seeds: list[int] | None = None,
                   out: Path | None = None, overrides: list[str] | None = None, progress: bool = True,
-                  trust_remote_code: bool = False) -> str:
+                  trust_remote_code: bool = False, allow_tokenizer_mismatch: bool = False) -> str:
     """The `nestling finetune` command; returns the table (and where results went). A folder's own code runs
     only with ``trust_remote_code`` or when it is nestling's shipped code (nestling.evaluation.trust)."""
     from nestling.evaluation.results import check_results_out
@@ -300,8 +321,9 @@ def finetune_path(model: str | Path, *, suite: str | None = None, tasks: list[st
     if out is None and is_run_dir(model):
         out = model / RESULTS
     check_results_out(out, model, [data])  # before any fine-tuning
-    section = run_plan(Plan(layout, task_list, skipped, revision_map, list(seeds), trust_remote_code), cfg,
-                       progress=progress)
+    plan = Plan(layout, task_list, skipped, revision_map, list(seeds), trust_remote_code, allow_tokenizer_mismatch)
+    check_tokenizers(plan)  # every revision, before any fine-tuning
+    section = run_plan(plan, cfg, progress=progress)
     written = write_submission_predictions(section, model)
     table = format_table(section)
     if written:
