@@ -8,6 +8,7 @@ stderr and exit code 2, as does a wrong argument.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
