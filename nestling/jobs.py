@@ -45,7 +45,7 @@ def _already_finished(run_dir: Path) -> bool:
     summary = read_summary(run_dir) if Path(run_dir).is_dir() else None
     if not (summary and summary.get("finished") is True):
         return False
-    if int(os.environ.get("RANK", "0")) == 0:
+    if launch.ranks().rank == 0:
         sys.stderr.write(f"nestling: {run_dir} already finished ({summary.get('steps')} of "
                          f"{summary.get('total_steps')} steps); nothing to resume\n")
     return True
