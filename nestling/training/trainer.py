@@ -39,7 +39,7 @@ from nestling.errors import UserError
 from nestling.recipe import BABYLM_MAX_EPOCHS, dump_recipe, load_recipe
 from nestling.run_folder import METRICS, SUMMARY, run_dir_name, write_recipe
 from nestling.training import checkpoint, checkpointing, distributed
-from nestling.training.batching import BatchPlan, draw_batch
+from nestling.training.batching import BatchPlan, compile_enabled, draw_batch, enable_activation_checkpointing
 from nestling.training.counting import Counter, check_epochs
 from nestling.training.data_plan import make_data_plan, open_dataset
 from nestling.training.distributed import Dist, all_reduce_sum, any_rank
@@ -311,6 +311,8 @@ def _build_model(recipe, dataset):
     pad = AutoTokenizer.from_pretrained(dataset.tokenizer_dir).pad_token_id
     pad = pad if pad is not None else dataset.eos
     model = build_model(recipe.model.to_dict(), dataset.vocab_size, dataset.bos, dataset.eos, pad)
+    if recipe.run.activation_checkpointing:
+        enable_activation_checkpointing(model)
     # Master weights are fp32 whatever the compute precision (autocast handles bf16).
     return model.float().train()
 
@@ -321,8 +323,9 @@ def _wrap(model, run_cfg, dist: Dist):
     if dist.active:
         ids = [dist.device.index] if dist.device.type == "cuda" else None
         fwd = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
-    if run_cfg.compile:
-        fwd = torch.compile(fwd)
+    if compile_enabled(run_cfg.compile, dist.device):
+        # fullgraph: a graph break would be a silent slow path; both architectures compile whole (tests).
+        fwd = torch.compile(fwd, fullgraph=not dist.active)
     return fwd
 
 
