@@ -43,7 +43,11 @@ def use_fused(impl: str, v: torch.Tensor) -> bool:
     """Whether a mixer with ``mixer_impl`` impl takes the fused kernel for inputs like v.
 
     "auto" takes it on CUDA when Triton is present; "fused" insists (a clear error where it cannot run).
+    Under torch.compile the chunked form is taken: dynamo cannot trace the backward's recomputation (an
+    autograd call inside a backward), and inductor fuses the chunked form's elementwise work itself.
     """
+    if torch.compiler.is_compiling():
+        return False
     if impl == "fused":
         if not fused_available(v.device):
             raise ValueError("mixer_impl='fused' needs Triton and a CUDA device (or TRITON_INTERPRET=1)")
