@@ -138,7 +138,7 @@ def train_mode(name: str, mode: str, s: dict, device, dry: bool) -> dict:
 
 def fused_ready(device) -> str | None:
     """Why the fused kernel cannot run here, or None."""
-    from nestling.models.stream_mixer.triton_stream_mixer import fused_available
+    from nestling.models.stream_mixer.ops_triton_stream_mixer import fused_available
 
     return None if fused_available(device) else "Triton absent (or not CUDA and TRITON_INTERPRET unset)"
 

@@ -27,7 +27,7 @@ from transformers.utils import ModelOutput
 
 from .configuration_stream_mixer import StreamMixerConfig
 from .ops_stream_mixer import read_states, streams_reference, write_read_chunked
-from .triton_stream_mixer import fused_write_read, use_fused
+from .ops_triton_stream_mixer import fused_write_read, use_fused
 
 try:  # transformers >= 5: these initialisers skip tensors already loaded from a checkpoint
     from transformers import initialization as _init

@@ -15,7 +15,7 @@ import torch  # noqa: E402
 pytest.importorskip("triton", reason="triton is not installed (CPU torch wheels ship none); the fused kernel is untested")
 
 from nestling.models.stream_mixer.ops_stream_mixer import read_states, streams_reference  # noqa: E402
-from nestling.models.stream_mixer.triton_stream_mixer import fused_write_read  # noqa: E402
+from nestling.models.stream_mixer.ops_triton_stream_mixer import fused_write_read  # noqa: E402
 
 from .test_modeling_stream_mixer import ids, tiny_model  # noqa: E402
 
