@@ -96,7 +96,8 @@ def main() -> None:
         for mode, r in rows.items():
             print(f"{name:<18} {mode:<9} {r['tokens_per_s']:8.0f} tok/s  warm-up {r['warmup_s']:6.1f} s  "
                   f"activations {r['activation_bytes_per_token_per_layer'] / 1024:7.1f} KiB/token/layer")
-        print(f"{name:<18} compiled/eager tokens/s {rows['compiled']['tokens_per_s'] / rows['eager']['tokens_per_s']:.2f}x")
+        ratio = rows["compiled"]["tokens_per_s"] / rows["eager"]["tokens_per_s"]
+        print(f"{name:<18} compiled/eager tokens/s {ratio:.2f}x")
         if name.startswith("stream"):
             m = fused_memory_model(name)
             print(f"{name:<18} write+read kept for backward per token per mixer layer: chunked (states) "

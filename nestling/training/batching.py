@@ -146,7 +146,8 @@ def step_bytes(model: torch.nn.Module, micro: int, seq_len: int, vocab_size: int
 
 
 def _probe_cache_path() -> Path:
-    root = os.environ.get("NESTLING_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "nestling"
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    root = os.environ.get("NESTLING_CACHE") or cache_home / "nestling"
     return Path(root) / "micro_batch_probe.json"
 
 

@@ -12,7 +12,7 @@ os.environ.setdefault("TRITON_INTERPRET", "1")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-pytest.importorskip("triton", reason="triton is not installed (CPU torch wheels ship none); the fused kernel is untested")
+pytest.importorskip("triton", reason="triton is not installed (CPU torch wheels ship none): fused kernel untested")
 
 from nestling.models.stream_mixer.ops_stream_mixer import read_states, streams_reference  # noqa: E402
 from nestling.models.stream_mixer.ops_triton_stream_mixer import fused_write_read  # noqa: E402
