@@ -49,28 +49,35 @@ def peak_step_bytes(fwd, model, x) -> int:
     return int(np.asarray(sizes).sum(axis=1).max())
 
 
-def measure(name: str, mode: str, args) -> dict:
-    model = make_model(name)
-    fwd = torch.compile(model, fullgraph=True) if mode == "compiled" else model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+def measure(name: str, args) -> dict:
+    """Both modes of one model, their timed steps interleaved (eager, compiled, eager, ...) so that the load
+    of a shared machine falls on both alike; then each mode's activation bytes."""
     x = torch.randint(0, VOCAB, (args.batch, args.seq), generator=torch.Generator().manual_seed(0))
+    runs = {}
+    for mode in ("eager", "compiled"):
+        model = make_model(name)
+        fwd = torch.compile(model, fullgraph=True) if mode == "compiled" else model
+        runs[mode] = (model, fwd, torch.optim.AdamW(model.parameters(), lr=1e-4))
 
-    def step():
+    def step(mode: str) -> float:
+        model, fwd, optimizer = runs[mode]
+        t0 = time.perf_counter()
         fwd(input_ids=x, labels=x, use_cache=False).loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        return time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    step()  # warm-up (compiles)
-    warmup = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    rows = {mode: {"warmup_s": step(mode), "seconds": 0.0} for mode in runs}  # the first step compiles
     for _ in range(args.steps):
-        step()
-    tokens_per_s = args.steps * args.batch * args.seq / (time.perf_counter() - t0)
-    params = sum(p.numel() * p.element_size() for p in model.parameters())
-    activations = peak_step_bytes(fwd, model, x) - 2 * params  # less weights and their gradients
-    per_token_layer = activations / (args.batch * args.seq) / model.config.num_hidden_layers
-    return {"tokens_per_s": tokens_per_s, "warmup_s": warmup, "activation_bytes_per_token_per_layer": per_token_layer}
+        for mode in runs:
+            rows[mode]["seconds"] += step(mode)
+    for mode, (model, fwd, _) in runs.items():
+        rows[mode]["tokens_per_s"] = args.steps * args.batch * args.seq / rows[mode]["seconds"]
+        params = sum(p.numel() * p.element_size() for p in model.parameters())
+        activations = peak_step_bytes(fwd, model, x) - 2 * params  # less weights and their gradients
+        layers = model.config.num_hidden_layers
+        rows[mode]["activation_bytes_per_token_per_layer"] = activations / (args.batch * args.seq) / layers
+    return rows
 
 
 def fused_memory_model(name: str) -> dict:
@@ -91,7 +98,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"batch {args.batch} x seq {args.seq}, {args.steps} timed steps, {args.threads} threads (shared machine)")
     for name in args.models.split(","):
-        rows = {mode: measure(name, mode, args) for mode in ("eager", "compiled")}
+        rows = measure(name, args)
         torch._dynamo.reset()
         for mode, r in rows.items():
             print(f"{name:<18} {mode:<9} {r['tokens_per_s']:8.0f} tok/s  warm-up {r['warmup_s']:6.1f} s  "
