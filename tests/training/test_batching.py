@@ -155,3 +155,13 @@ def test_activation_checkpointing_gives_equal_loss_and_gradients(arch):
     torch.testing.assert_close(results[1][0], results[0][0], rtol=0, atol=0)
     for a, b in zip(results[1][1], results[0][1]):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_run_compile_auto_means_cuda_and_bad_values_are_refused(tmp_path):
+    from nestling.recipe import load_recipe
+    from nestling.training.batching import compile_enabled
+
+    assert [compile_enabled("auto", torch.device(d)) for d in ("cpu", "cuda")] == [False, True]
+    assert compile_enabled(True, torch.device("cpu")) and not compile_enabled(False, torch.device("cuda"))
+    with pytest.raises(UserError, match="run.compile"):
+        load_recipe("debug", ["run.compile=sometimes"])
