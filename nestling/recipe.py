@@ -75,7 +75,10 @@ SCHEMA: dict[str, Any] = {
         "device": Key("auto", (str,), "auto (CUDA when present, else CPU), cpu, cuda or cuda:N."),
         "precision": Key("auto", (str,), "auto (bf16 autocast on CUDA, fp32 on CPU), fp32 or bf16; master weights stay fp32.",
                          choices=PRECISIONS),
-        "compile": Key(False, (bool,), "Wrap the model in torch.compile (CUDA runs)."),
+        "compile": Key("auto", (bool, str), "auto (on CUDA), true or false: train through torch.compile(model, "
+                       "fullgraph=True) (same loss and gradients to fp32 rounding; the first steps compile)."),
+        "activation_checkpointing": Key(False, (bool,), "Recompute each block's activations in the backward pass "
+                                        "instead of keeping them: less memory, about a third more compute."),
         "log_every": Key(10, (int,), "Steps between train records in metrics.jsonl.", positive=True),
         "eval_every": Key(200, (int,), "Steps between validation-loss records.", positive=True),
         "val_tokens": Key(16384, (int,), "Held-out tokens per language for the validation loss.", positive=True),
@@ -167,7 +170,9 @@ SCHEMA: dict[str, Any] = {
                             positive=True),
         "seq_len": Key(1024, (int,), "Tokens per training sequence.", positive=True),
         "micro_batch": Key("auto", (str, int), "Most sequences per forward pass (the largest divisor of the "
-                           "per-process batch up to it); auto = largest that fits (CUDA) or 8 (CPU)."),
+                           "per-process batch up to it); auto = the largest that fits the device's free memory with a 20% margin "
+                           "(a probe of 1 and 2 sequences, cached per device and model); gradients accumulate to "
+                           "the global batch either way."),
     },
     "checkpoints": {
         "unit": Key("words", (str,), "What the milestones count: words seen (BabyLM's rule) or tokens (token "
@@ -578,6 +583,8 @@ def model_config(model: Mapping, vocab_size: int):
 
 def validate(tree: dict) -> None:
     """Checks across keys (each key's own type, choices and sign are checked as it is read)."""
+    if tree["run"]["compile"] not in ("auto", True, False):
+        raise UserError(f"recipe key 'run.compile' is {tree['run']['compile']!r}; expected auto, true or false")
     micro = tree["batch"]["micro_batch"]
     if micro != "auto" and (isinstance(micro, bool) or not isinstance(micro, int) or micro < 1):
         raise UserError(f"recipe key 'batch.micro_batch' must be auto or a positive integer, got {micro!r}")

@@ -54,12 +54,12 @@ def card_recipe(name: str, out_root: Path, toy: bool, overrides: list[str]):
 
 def measure_tokens_per_s(model, recipe, vocab_size: int, device: torch.device) -> tuple[float, int]:
     """(tokens/s, micro-batch) of forward+backward passes of ``model`` at the recipe's micro-batch."""
-    from nestling.training.batching import cuda_fits, plan_batch
+    from nestling.training.batching import memory_fits, plan_batch
 
     cuda = device.type == "cuda"
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else contextlib.nullcontext
     b = recipe.batch
-    fits = cuda_fits(model, b.seq_len, vocab_size, device, autocast) if cuda and b.micro_batch == "auto" else None
+    fits = memory_fits(model, b.seq_len, vocab_size, device, autocast) if cuda and b.micro_batch == "auto" else None
     micro = plan_batch(b.global_batch, b.seq_len, b.micro_batch, 1, fits).micro
     ids = torch.randint(0, vocab_size, (micro, b.seq_len), device=device)
 

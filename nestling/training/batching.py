@@ -11,7 +11,12 @@ on the number of ranks, and a 2-process run sees exactly the batches of a 1-proc
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,6 +41,22 @@ class BatchPlan:
         return self.global_batch * self.seq_len
 
 
+def compile_enabled(setting: bool | str, device: torch.device) -> bool:
+    """``run.compile``: true, false, or auto (compile on CUDA, where fusing the many small ops pays; on CPU
+    the first steps' compilation costs minutes)."""
+    return device.type == "cuda" if setting == "auto" else bool(setting)
+
+
+def enable_activation_checkpointing(model) -> None:
+    """``run.activation_checkpointing``: each block's activations are recomputed in the backward pass
+    (non-reentrant checkpoints; transformers >= 5 names the switch activation_checkpointing_enable)."""
+    enable = getattr(model, "activation_checkpointing_enable", None)
+    if enable is not None:
+        enable()
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
 def divisors_desc(n: int) -> list[int]:
     return [d for d in range(n, 0, -1) if n % d == 0]
 
@@ -44,7 +65,8 @@ def plan_batch(global_batch: int, seq_len: int, micro_batch: int | str, world_si
     """Split ``global_batch`` over ranks and micro-batches.
 
     ``micro_batch="auto"`` takes the largest divisor of the per-rank batch for which ``fits(micro)`` is
-    true (on CUDA, a trial forward/backward), else the largest divisor <= CPU_MICRO_BATCH. A number is
+    true (``memory_fits``: the device's free memory against a probed step), else (no probe) the largest
+    divisor <= CPU_MICRO_BATCH. A number is
     the most sequences per forward pass: the largest divisor of the per-rank batch up to it, so one
     recipe runs on any number of processes (the gradient is the same; summary.json records the plan).
     """
@@ -66,30 +88,106 @@ def plan_batch(global_batch: int, seq_len: int, micro_batch: int | str, world_si
     return BatchPlan(global_batch, per_rank, micro, per_rank // micro, seq_len)
 
 
-def cuda_fits(model: torch.nn.Module, seq_len: int, vocab_size: int, device: torch.device, autocast) -> callable:
-    """A ``fits(micro)`` probe: one forward/backward at that size, False on CUDA out-of-memory.
+# Share of the free memory a micro-batch may plan to use: the rest absorbs allocator fragmentation and what
+# the probe cannot see (on CPU, transient buffers of the backward pass).
+MEMORY_MARGIN = 0.2
+# On CPU the probe counts the tensors autograd saves; the backward's transients add about half again
+# (a 48M step at 8 x 1,024: 6.3 GB saved, 9.5 GB peak).
+CPU_TRANSIENT_FACTOR = 1.5
 
-    The optimizer states do not exist yet, so the probe holds a stand-in of their size (AdamW's two
-    moments or Muon's momentum: at most 3 fp32 copies of the weights) while it runs.
-    """
-    n_params = sum(p.numel() for p in model.parameters())
+
+def _free_bytes(device: torch.device) -> int:
+    """Memory a micro-batch may still take: free CUDA memory (plus what torch's cache holds), or available RAM."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        return f"{props.name}/{props.total_memory}"
+    import psutil
+
+    return f"cpu/{psutil.virtual_memory().total}"
+
+
+def step_bytes(model: torch.nn.Module, micro: int, seq_len: int, vocab_size: int, device: torch.device,
+               autocast) -> int:
+    """Bytes one forward/backward of ``micro`` sequences adds to memory: the measured peak on CUDA, the
+    tensors autograd saves (times CPU_TRANSIENT_FACTOR) on CPU, where no allocator counts its peak."""
+    # A generator of its own: the probe must not move the run's random streams (fresh and resumed runs
+    # probe or read the cache alike, and must stay equal).
+    ids = torch.randint(0, vocab_size, (micro, seq_len), generator=torch.Generator().manual_seed(0)).to(device)
+    saved: dict[int, int] = {}
+
+    def keep(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        saved[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+    hooks = torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t) if device.type != "cuda" \
+        else contextlib.nullcontext()
+    with hooks, autocast():
+        logits = model(input_ids=ids, use_cache=False).logits
+        loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), ids.flatten())
+    loss.backward()
+    model.zero_grad(set_to_none=True)
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device) - base)
+    return int(sum(saved.values()) * CPU_TRANSIENT_FACTOR)
+
+
+def _probe_cache_path() -> Path:
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    root = os.environ.get("NESTLING_CACHE") or cache_home / "nestling"
+    return Path(root) / "micro_batch_probe.json"
+
+
+def memory_per_sequence(model, seq_len: int, vocab_size: int, device: torch.device, autocast,
+                        setting: str) -> tuple[float, float]:
+    """(fixed bytes, bytes per sequence) of a training step: two probes (1 and 2 sequences), cached per
+    device, model config, sequence length and ``setting`` (precision, checkpointing, compile), so a second
+    run of the same recipe on the same device does not probe again."""
+    config = getattr(model, "config", None)
+    config_json = config.to_json_string(use_diff=False) if config is not None else repr(model)
+    key = hashlib.sha256(f"{_device_name(device)}|{config_json}|{seq_len}|{setting}".encode()).hexdigest()
+    path = _probe_cache_path()
+    try:
+        cache = json.loads(path.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    if key not in cache:
+        one, two = (step_bytes(model, n, seq_len, vocab_size, device, autocast) for n in (1, 2))
+        per_seq = max(two - one, 1)
+        cache[key] = [max(one - per_seq, 0), per_seq]
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(cache))
+        except OSError:
+            pass  # a read-only home only costs the probe again next time
+    fixed, per_seq = cache[key]
+    return float(fixed), float(per_seq)
+
+
+def memory_fits(model: torch.nn.Module, seq_len: int, vocab_size: int, device: torch.device, autocast,
+                setting: str = "") -> callable:
+    """A ``fits(micro)`` test by memory: the probed step bytes of ``micro`` sequences, plus the gradients and
+    the optimizer states yet to come (at most 4 fp32 copies of the weights: gradient, AdamW's two moments or
+    Muon's momentum), within (1 - MEMORY_MARGIN) of the device's free memory."""
+    fixed, per_seq = memory_per_sequence(model, seq_len, vocab_size, device, autocast, setting)
+    states = 4 * 4 * sum(p.numel() for p in model.parameters())
+    budget = (1 - MEMORY_MARGIN) * _free_bytes(device) - states - fixed
 
     def fits(micro: int) -> bool:
-        ids = torch.randint(0, vocab_size, (micro, seq_len), device=device)
-        reserve = None
-        try:
-            reserve = torch.empty(3 * n_params, dtype=torch.float32, device=device)
-            with autocast():
-                logits = model(input_ids=ids, use_cache=False).logits
-                loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), ids.flatten())
-            loss.backward()
-            ok = True
-        except torch.cuda.OutOfMemoryError:
-            ok = False
-        del reserve
-        model.zero_grad(set_to_none=True)
-        torch.cuda.empty_cache()
-        return ok
+        return micro * per_seq <= budget
 
     return fits
 

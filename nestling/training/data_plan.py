@@ -12,7 +12,8 @@ import torch
 from nestling.data.ledger import read_ledger
 from nestling.data.shards import LanguageShards, load_shards
 from nestling.errors import UserError
-from nestling.training.batching import BatchPlan, WindowSampler, cuda_fits, eval_windows, held_out_split, plan_batch
+from nestling.training.batching import (BatchPlan, WindowSampler, eval_windows, held_out_split, memory_fits,
+                                        plan_batch)
 from nestling.training.counting import check_epochs, plan_steps
 from nestling.training.distributed import Dist
 from nestling.training.milestones import Corpus
@@ -90,7 +91,7 @@ def open_dataset(recipe) -> Dataset:
 
 
 def make_data_plan(recipe, dataset: Dataset, model, dist: Dist, autocast) -> DataPlan:
-    """Batch shape (micro-batch measured on CUDA), planned steps (checked against max_epochs), windows."""
+    """Batch shape (micro-batch sized by memory), planned steps (checked against max_epochs), windows."""
     batch = _batch_plan(recipe.batch, model, dataset, dist, autocast)
     train_total = sum(dataset.train_tokens.values())
     total_steps = plan_steps(recipe.budget, train_total, batch.tokens_per_step)
@@ -108,8 +109,9 @@ def make_data_plan(recipe, dataset: Dataset, model, dist: Dist, autocast) -> Dat
 
 def _batch_plan(b, model, dataset: Dataset, dist: Dist, autocast) -> BatchPlan:
     fits = None
-    if b.micro_batch == "auto" and dist.device.type == "cuda":
-        fits = cuda_fits(model, b.seq_len, dataset.vocab_size, dist.device, autocast)
+    if b.micro_batch == "auto":
+        setting = f"{autocast}|checkpointing={getattr(model, 'is_gradient_checkpointing', False)}"
+        fits = memory_fits(model, b.seq_len, dataset.vocab_size, dist.device, autocast, setting)
     plan = plan_batch(b.global_batch, b.seq_len, b.micro_batch, dist.world_size, fits)
     if dist.active and fits is not None:
         # Ranks may measure different free memory: all take the smallest micro-batch any found.

@@ -41,7 +41,7 @@ from nestling.files import check_output, output_lock, remove_stale_temporaries
 from nestling.run_folder import (CHECKPOINTS, FINAL, METRICS, RECIPE, SUMMARY, foreign_run_files, run_dir_name,
                                  write_recipe)
 from nestling.training import checkpoint, checkpointing, distributed
-from nestling.training.batching import BatchPlan, draw_batch
+from nestling.training.batching import BatchPlan, compile_enabled, draw_batch, enable_activation_checkpointing
 from nestling.training.counting import Counter, check_epochs
 from nestling.training.data_plan import make_data_plan, open_dataset
 from nestling.training.distributed import Dist, all_reduce_sum, any_rank
@@ -320,6 +320,8 @@ def _build_model(recipe, dataset):
     pad = AutoTokenizer.from_pretrained(dataset.tokenizer_dir).pad_token_id
     pad = pad if pad is not None else dataset.eos
     model = build_model(recipe.model.to_dict(), dataset.vocab_size, dataset.bos, dataset.eos, pad)
+    if recipe.run.activation_checkpointing:
+        enable_activation_checkpointing(model)
     # Master weights are fp32 whatever the compute precision (autocast handles bf16).
     return model.float().train()
 
@@ -330,8 +332,9 @@ def _wrap(model, run_cfg, dist: Dist):
     if dist.active:
         ids = [dist.device.index] if dist.device.type == "cuda" else None
         fwd = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
-    if run_cfg.compile:
-        fwd = torch.compile(fwd)
+    if compile_enabled(run_cfg.compile, dist.device):
+        # fullgraph: a graph break would be a silent slow path; both architectures compile whole (tests).
+        fwd = torch.compile(fwd, fullgraph=not dist.active)
     return fwd
 
 

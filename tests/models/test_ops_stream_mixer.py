@@ -69,3 +69,13 @@ def test_zero_writes_leave_state_decaying():
     lam = torch.sigmoid(theta)
     expected = state[:, None] * lam[None, None, :, None] ** torch.arange(1, 11)[None, :, None, None]
     torch.testing.assert_close(states, expected)
+
+
+def test_fused_impl_says_why_it_cannot_run_where_triton_cannot(monkeypatch):
+    from nestling.models.stream_mixer.ops_triton_stream_mixer import use_fused
+
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    v = torch.zeros(1, 4, 2)
+    assert not use_fused("auto", v) and not use_fused("chunked", v)
+    with pytest.raises(ValueError, match="needs Triton and a CUDA device"):
+        use_fused("fused", v)

@@ -6,7 +6,8 @@ import torch
 
 from nestling.errors import UserError
 from nestling.models import build_model
-from nestling.training.batching import WindowSampler, draw_batch, eval_windows, held_out_split, plan_batch
+from nestling.training.batching import (WindowSampler, draw_batch, enable_activation_checkpointing, eval_windows,
+                                        held_out_split, plan_batch)
 from nestling.training.distributed import Dist
 from nestling.training.trainer import accumulate_gradients
 from tests.training.helpers import TINY_LLAMA, VOCAB, synthetic_tokens
@@ -97,3 +98,70 @@ def test_probes_are_a_split_of_their_own():
 def test_a_short_val_shard_keeps_half_for_validation():
     val_part, probe_part = held_out_split(np.arange(100), probe_tokens=4_096)
     assert len(val_part) == 50 and len(probe_part) == 50
+
+
+def test_auto_micro_batch_by_memory_takes_the_largest_that_fits_and_caches_the_probe(monkeypatch, tmp_path):
+    from nestling.training import batching
+
+    torch.manual_seed(0)
+    model = build_model(TINY_LLAMA, VOCAB, 0, 1, 2)
+    fixed, per_seq = batching.memory_per_sequence(model, 16, VOCAB, CPU.device, contextlib.nullcontext, "fp32")
+    assert per_seq > 0 and fixed >= 0
+    states = 16 * sum(p.numel() for p in model.parameters())
+    # Free memory for exactly 5 sequences after the margin: auto takes 4 (the largest divisor of 8 that fits).
+    free = (fixed + states + 5.5 * per_seq) / (1 - batching.MEMORY_MARGIN)
+    monkeypatch.setattr(batching, "_free_bytes", lambda device: free)
+    probes = []
+    monkeypatch.setattr(batching, "step_bytes", lambda *a: probes.append(a) or 0)  # cached: never called
+    fits = batching.memory_fits(model, 16, VOCAB, CPU.device, contextlib.nullcontext, "fp32")
+    plan = plan_batch(8, 16, "auto", world_size=1, fits=fits)
+    assert (plan.micro, plan.accum, probes) == (4, 2, [])
+    assert len(list((tmp_path / "nestling-cache").glob("*.json"))) == 1
+
+
+def test_auto_micro_batch_accumulates_to_the_fixed_setting():
+    torch.manual_seed(0)
+    model = build_model(TINY_LLAMA, VOCAB, 0, 1, 2)
+    x = torch.from_numpy(synthetic_tokens(8 * 17, seed=3).reshape(8, 17).astype(np.int64))
+    idx = torch.zeros(8, dtype=torch.long)
+    results = []
+    for plan in (plan_batch(8, 16, "auto", 1, fits=lambda m: m <= 2), plan_batch(8, 16, 8, 1)):
+        model.zero_grad()
+        loss_sum, _ = accumulate_gradients(model, x, idx, plan, 1, CPU, contextlib.nullcontext)
+        results.append((loss_sum.item(), [p.grad.clone() for p in model.parameters()]))
+    assert results[0][0] == pytest.approx(results[1][0], rel=1e-5)
+    for a, b in zip(results[0][1], results[1][1]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("arch", ["llama", "stream_mixer"])
+def test_activation_checkpointing_gives_equal_loss_and_gradients(arch):
+    from tests.training.helpers import STREAM_MIXER
+
+    x = torch.from_numpy(synthetic_tokens(4 * 17, seed=5).reshape(4, 17).astype(np.int64))
+    results, saved = [], []
+    for checkpointing in (False, True):
+        torch.manual_seed(0)
+        model = build_model(TINY_LLAMA if arch == "llama" else STREAM_MIXER, VOCAB, 0, 1, 2).train()
+        if checkpointing:
+            enable_activation_checkpointing(model)
+        saved.append(0)
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.__setitem__(-1, saved[-1] + t.numel()) or t,
+                                                      lambda t: t):
+            loss = model(input_ids=x, labels=x, use_cache=False).loss
+        loss.backward()
+        results.append((loss.detach(), [p.grad.clone() for p in model.parameters()]))
+    assert saved[1] < saved[0] / 3  # the blocks' activations were not kept
+    torch.testing.assert_close(results[1][0], results[0][0], rtol=0, atol=0)
+    for a, b in zip(results[1][1], results[0][1]):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_run_compile_auto_means_cuda_and_bad_values_are_refused(tmp_path):
+    from nestling.recipe import load_recipe
+    from nestling.training.batching import compile_enabled
+
+    assert [compile_enabled("auto", torch.device(d)) for d in ("cpu", "cuda")] == [False, True]
+    assert compile_enabled(True, torch.device("cpu")) and not compile_enabled(False, torch.device("cuda"))
+    with pytest.raises(UserError, match="run.compile"):
+        load_recipe("debug", ["run.compile=sometimes"])

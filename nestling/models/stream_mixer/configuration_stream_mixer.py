@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from transformers import PretrainedConfig
 
-MIXER_IMPLS = ("chunked", "reference")
+MIXER_IMPLS = ("auto", "chunked", "fused", "reference")
 
 # Every auto class an exported checkpoint answers to. The official strict pipeline loads submissions with
 # AutoModelForCausalLM (zero-shot, reading) and AutoModel (fine-tuning); the multilingual fine-tuning
@@ -52,7 +52,9 @@ class StreamMixerConfig(PretrainedConfig):
             chunk; on CPU chunks of 8-32 lie within 30% of each other and 64 is 1.4x slower than 32 per mixer
             layer (``benchmarks/bench_stream_mixer.py chunk``), while a GPU wants chunks no smaller than its
             matmul tiles; 32 serves both.
-        mixer_impl: ``"chunked"`` (training path) or ``"reference"`` (step-by-step recurrence, for tests).
+        mixer_impl: ``"auto"`` (the fused Triton kernel on CUDA when Triton is installed, else the chunked form),
+            ``"chunked"`` (the PyTorch chunked form everywhere), ``"fused"`` (the Triton kernel, an error where it
+            cannot run) or ``"reference"`` (step-by-step recurrence, for tests). All compute the same function.
         prefill_segment: when autograd is off (``torch.no_grad`` / ``torch.inference_mode``) and a forward gets
             more than this many new tokens, the model runs over consecutive segments of this length, carrying
             the stream states and the attention KV cache between them (chunked prefill): the same result as
@@ -84,7 +86,7 @@ class StreamMixerConfig(PretrainedConfig):
         num_attention_heads: int = 8,
         head_dim: int = 64,
         chunk_size: int = 32,
-        mixer_impl: str = "chunked",
+        mixer_impl: str = "auto",
         prefill_segment: int = 1024,
         rope_theta: float = 10000.0,
         max_position_embeddings: int = 1024,

@@ -26,7 +26,8 @@ from transformers import GenerationMixin, PreTrainedModel
 from transformers.utils import ModelOutput
 
 from .configuration_stream_mixer import StreamMixerConfig
-from .ops_stream_mixer import streams_chunked, streams_reference
+from .ops_stream_mixer import read_states, streams_reference, write_read_chunked
+from .ops_triton_stream_mixer import fused_write_read, use_fused
 
 try:  # transformers >= 5: these initialisers skip tensors already loaded from a checkpoint
     from transformers import initialization as _init
@@ -181,8 +182,8 @@ class StreamMixer(nn.Module):
         self.o_norm = StreamMixerRMSNorm(self.H * self.Dv, config.rms_norm_eps)
         self.o_proj = nn.Linear(self.H * self.Dv, D, bias=False)
 
-    def write(self, v: torch.Tensor, r_logits: torch.Tensor, mask: torch.Tensor | None, state: torch.Tensor | None):
-        """States (B, T, M, Dv) and last state (B, M, Dv), fp32, from v (B, T, Dv) and routing logits (B, T, M).
+    def write(self, v: torch.Tensor, r_logits: torch.Tensor, mask: torch.Tensor | None):
+        """Write strengths u (B, T, M) and log decays (M,), fp32, from routing logits (B, T, M).
 
         Padding (mask 0) writes nothing, so a left-padded row reaches its first token with a zero state.
         """
@@ -191,36 +192,38 @@ class StreamMixer(nn.Module):
         u = torch.softmax(r_logits.float(), dim=-1) * torch.sigmoid(-theta)
         if mask is not None:
             u = u * mask[..., None].to(u.dtype)
-        log_lam = F.logsigmoid(theta)
-        if self.impl == "reference" or v.shape[1] == 1:
-            return streams_reference(v.float(), u, log_lam, state)
-        return streams_chunked(v.float(), u, log_lam, state, self.chunk_size)
+        return u, F.logsigmoid(theta)
 
-    def read(self, q: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
-        """Normalised read (B, T, H*Dv) of the H gated heads, queries q (B, T, H, Dv), over states (B, T, M, Dv)."""
-        B, T = q.shape[:2]
-        q = self.q_norm(q.float()).float()
-        # <q, RMSNorm(S)> = <q * w_k, S> / rms(S): the normalised keys are never materialised.
-        q = q * self.k_norm.weight.float()
-        inv_rms = torch.rsqrt(torch.linalg.vector_norm(states, dim=-1).square() / self.Dv + self.eps)  # (B, T, M)
-        dots = torch.einsum("bthd,btmd->bthm", q, states) * inv_rms[:, :, None, :]
-        scale = self.gate_scale.float()[:, None] / math.sqrt(self.Dv)
-        gates = torch.sigmoid(dots * scale + self.gate_bias.float())  # (B, T, H, M)
-        o = torch.einsum("bthm,btmd->bthd", gates, states).reshape(B, T, self.H * self.Dv)
-        return self.o_norm(o)
+    def write_and_read(self, v, u, log_lam, q, state):
+        """The read before its output norm, o (B, T, H, Dv), and the last state (B, M, Dv), all fp32.
+
+        q (B, T, H, Dv) are the raw queries. The fused Triton kernel (CUDA, Triton present, ``mixer_impl``
+        auto or fused) keeps the states on chip; the other forms materialise every state (B, T, M, Dv).
+        """
+        # <q, RMSNorm(S)> = <q * w_k, S> / rms(S): the key-norm weight moves onto the query.
+        qk = self.q_norm(q.float()).float() * self.k_norm.weight.float()
+        scale = self.gate_scale.float() / math.sqrt(self.Dv)
+        bias = self.gate_bias.float()
+        if self.impl == "reference" or v.shape[1] == 1:
+            states, last = streams_reference(v.float(), u, log_lam, state)
+            return read_states(qk, states, scale, bias, self.eps), last
+        if use_fused(self.impl, v):
+            return fused_write_read(v.float(), u, log_lam, qk, scale, bias, self.eps, state, self.chunk_size)
+        return write_read_chunked(v.float(), u, log_lam, qk, scale, bias, self.eps, state, self.chunk_size)
 
     def forward(self, x, mask=None, cache: StreamMixerCache | None = None, **_) -> torch.Tensor:
         B, T, _ = x.shape
-        # Projections run under the caller's autocast; the recurrence and the gated read below run in fp32
-        # (decays near 1 need it).
+        # Projections run under the caller's autocast (bf16 on GPUs); the recurrence, the carried state, the
+        # gated read and its norms run in fp32 (decays near 1 need it).
         v, r_logits = self.v_proj(x), self.r_proj(x)
         q = self.q_proj(x).view(B, T, self.H, self.Dv)
         state = None if cache is None else cache.states[self.layer_idx]
         with torch.autocast(device_type=x.device.type, enabled=False):
-            states, last = self.write(v, r_logits, mask, state)
+            u, log_lam = self.write(v, r_logits, mask)
+            o, last = self.write_and_read(v, u, log_lam, q, state)
             if cache is not None:
                 cache.states[self.layer_idx] = last
-            o = self.read(q, states)
+            o = self.o_norm(o.reshape(B, T, self.H * self.Dv))
         return self.o_proj(o.to(x.dtype))
 
 

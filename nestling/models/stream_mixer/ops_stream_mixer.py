@@ -110,3 +110,27 @@ def streams_chunked(
     S = torch.addcmul(local, pow_i[None, None, :, :, None], starts.transpose(1, 2)[:, :, None])
     states = S.view(B, N * C, M, Dv)[:, :T]
     return states, states[:, -1]
+
+
+def read_states(qk: torch.Tensor, states: torch.Tensor, gate_scale: torch.Tensor, gate_bias: torch.Tensor,
+                eps: float) -> torch.Tensor:
+    """The gated read before its output norm: o (B, T, H, Dv) in fp32.
+
+    qk: (B, T, H, Dv) normalised queries already times the key-norm weight, states (B, T, M, Dv),
+    gate_scale (H,) (already divided by sqrt(Dv)), gate_bias (H, M). ``<q, RMSNorm(S)> = <q * w_k, S> / rms(S)``,
+    so the normalised keys are never materialised.
+    """
+    Dv = states.shape[-1]
+    inv_rms = torch.rsqrt(states.square().sum(-1) / Dv + eps)  # (B, T, M)
+    dots = torch.einsum("bthd,btmd->bthm", qk, states) * inv_rms[:, :, None, :]
+    gates = torch.sigmoid(dots * gate_scale[:, None] + gate_bias)  # (B, T, H, M)
+    return torch.einsum("bthm,btmd->bthd", gates, states)
+
+
+def write_read_chunked(v, u, log_lam, qk, gate_scale, gate_bias, eps: float, state=None, chunk_size: int = 64):
+    """``streams_chunked`` then ``read_states``: the PyTorch form of what the fused Triton kernel computes.
+
+    Returns o (B, T, H, Dv) and the last state (B, M, Dv), fp32.
+    """
+    states, last = streams_chunked(v, u, log_lam, state, chunk_size)
+    return read_states(qk, states, gate_scale, gate_bias, eps), last
