@@ -10,6 +10,9 @@ LOCK := requirements.lock
 # The torch release the lock is resolved against (`make lock`); installs read the lock, not this.
 TORCH_VERSION := 2.13.0
 PIP_TOOLS := pip-tools==7.6.2
+# Triton for the fused stream-mixer kernel's tests in Triton's interpreter (TRITON_INTERPRET=1). torch's CUDA
+# wheels bring the Triton they were built with; the CPU wheel brings none, so only a CPU torch gets this one.
+TRITON_VERSION := 3.9.0
 
 .PHONY: demo test install lock compat bench clean reproduce-cards
 
@@ -17,6 +20,8 @@ $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q "$$(grep -E '^torch==' $(LOCK))"
 	$(PY) -m pip install -q -r $(LOCK)
+	if $(PY) -c "import torch, sys; sys.exit(torch.version.cuda is not None)"; then \
+		$(PY) -m pip install -q "triton==$(TRITON_VERSION)"; fi
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
