@@ -37,7 +37,7 @@ Schema of a run (``evaluate_run``)::
 ``nestling eval RUN --suite multilingual`` (nestling.evaluation.multilingual) adds, beside the above::
 
     "multilingual": {"schema_version": 1, "model": "path", "harness": "lm-eval 0.4.13",
-      "backend": "nestling" | "hf", "num_fewshot": 0, "limit": null, "tasks_dir": "path",
+      "backend": "native" | "lm-eval" | "nestling", "num_fewshot": 0, "limit": null, "tasks_dir": "path",
       "requested": ["zeroshot_eng", ...],           # the groups (or tasks) asked for
       "groups": ["zeroshot_eng", "blimp", ...],     # groups that ran, nested ones included
       "data": {TASK: "local file" | "hub dataset path"}, "skipped": {TASK: "why"},
