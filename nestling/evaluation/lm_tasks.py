@@ -361,6 +361,7 @@ def load_rendered(manager, names: list[str], data_map, limit: int | None, log=pr
     from nestling.evaluation.multilingual import _raw_config, mapped_file, match_data_map, name_list
 
     rendered, sources, skipped, failed = [], {}, {}, {}
+    files: dict[tuple, tuple] = {}  # BLiMP-NL's 22 tasks read one file: once
     for name in names:
         config = {**_raw_config(manager, name), "task": name}
         check_config(name, config)
@@ -370,7 +371,8 @@ def load_rendered(manager, names: list[str], data_map, limit: int | None, log=pr
             if spec:
                 path, where = mapped_file(config, spec)
                 source = str(path)
-                docs, columns = read_mapped(path, where)
+                key = (str(path), tuple(sorted(where.items())))
+                docs, columns = files[key] = files.get(key) or read_mapped(path, where)
             elif source in failed:
                 skipped[name] = failed[source]
                 continue
