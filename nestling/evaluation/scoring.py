@@ -469,3 +469,39 @@ def reference_score(model, tokenizer, context: str, continuation: str) -> float:
         if mask[t]:
             total += float(torch.log_softmax(logits[t - 1], dim=-1)[ids[t]])
     return total
+
+
+# Candidates whose batched scores lie this close are decided again as the official code scores
+# them: batching and prefix sharing move float sums by ~1e-5 nats, enough to flip such a near-tie.
+NEAR_TIE_NATS = 1e-4
+
+
+def official_sum(model, ids: list[int], mask: list[bool]) -> float:
+    """One candidate as the official strict pipeline scores it: the sequence alone (no padding),
+    the model's own logits in float32, a full log-softmax, the scored tokens' log-probs summed in
+    float32 (``sum(target_log_probs * phrase_mask)``)."""
+    device = next(model.parameters()).device
+    input_ids = torch.tensor([ids], device=device)
+    with torch.inference_mode():
+        logits = model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids)).logits[0, :-1].float()
+        token_lp = torch.log_softmax(logits, dim=-1).gather(-1, input_ids[0, 1:, None]).squeeze(-1)
+        scored = torch.tensor(mask[1:], device=device, dtype=torch.float32)
+        return float((token_lp * scored).sum())
+
+
+def settle_near_ties(model, tokenizer, requests: list[tuple[str, str]], scores: np.ndarray,
+                     items: list[list[int]], tol: float = NEAR_TIE_NATS) -> list[int]:
+    """Rescore, in place, the best two candidates of every item whose batched scores lie within
+    ``tol`` nats, each alone as the official code does (``official_sum``). Returns the items that
+    took this path."""
+    settled = []
+    for n, item in enumerate(items):
+        if len(item) < 2:
+            continue
+        best, second = sorted(item, key=lambda i: -scores[i])[:2]
+        if scores[best] - scores[second] > tol:
+            continue
+        for i, (ids, mask) in zip((best, second), encode(tokenizer, [requests[best], requests[second]])):
+            scores[i] = official_sum(model, ids, mask)
+        settled.append(n)
+    return settled
