@@ -1,6 +1,7 @@
-"""lm-eval's hf model vs nestling's native engine on the official multilingual task YAMLs, every revision of a run.
+"""lm-eval's hf model vs nestling's native engine on the official multilingual task YAMLs, every revision.
 
-    python benchmarks/bench_lmeval_parity.py RUN_DIR [--limit N] [--revisions all] [--sides lm-eval,native] [--one-by-one]
+    python benchmarks/bench_lmeval_parity.py RUN_DIR [--limit N] [--revisions all] [--sides lm-eval,native]
+        [--one-by-one]
 
 Tasks: 10 zhoblimp paradigms, 5 BLiMP-NL phenomena and 5 BLiMP paradigms, each mapped to
 ../shared/data/eval (the YAMLs come from ../shared/reference/babylm-eval/multilingual/tasks,
@@ -54,7 +55,8 @@ def main() -> None:
 
     data_map = Path(tempfile.mkdtemp()) / "map.yaml"
     data_map.write_text(f"zhoblimp_*: {EVAL}/zhoblimp/data\n"
-                        f"blimp_nl_*: {{data_files: {EVAL}/blimp_nl/blimp-nl.jsonl, where: {{category: '{{dataset_name}}'}}}}\n"
+                        f"blimp_nl_*: {{data_files: {EVAL}/blimp_nl/blimp-nl.jsonl, "
+                        f"where: {{category: '{{dataset_name}}'}}}}\n"
                         f"blimp_*: {EVAL}/blimp/data\n")
     common = dict(tasks=TASKS, tasks_dir=TASKS_DIR, data_map=data_map, revisions=args.revisions, offline=True,
                   device="cpu", batch_size=64, trust_remote_code=True, limit=args.limit, log=None)
@@ -90,8 +92,9 @@ def report(sections: dict, walls: dict, sides: list[str], limit) -> None:
         ours = sections[side]["revisions"]
         mismatches = [(rev, t) for rev in theirs for t in TASKS
                       if theirs[rev]["scores"][t]["acc"] != ours[rev]["scores"][t]["acc"]]
-        print(f"\n{side}: identical accuracies to {ref}: {len(theirs) * len(TASKS) - len(mismatches)}/"
-              f"{len(theirs) * len(TASKS)} (revision, task){'' if not mismatches else ' MISMATCH ' + str(mismatches[:5])}")
+        total = len(theirs) * len(TASKS)
+        print(f"\n{side}: identical accuracies to {ref}: {total - len(mismatches)}/{total} (revision, task)"
+              f"{'' if not mismatches else ' MISMATCH ' + str(mismatches[:5])}")
         print(f"wall-clock over all revisions: {ref} {walls[ref]:.1f} s, {side} {walls[side]:.1f} s, "
               f"ratio {walls[ref] / walls[side]:.2f}x")
     if "native one by one" in walls and "native" in walls:
