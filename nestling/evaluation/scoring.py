@@ -16,9 +16,11 @@ slow one-string-at-a-time reference the tests compare against.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import warnings
 import weakref
+from collections import OrderedDict
 from contextlib import nullcontext
 
 import numpy as np
@@ -52,6 +54,30 @@ def encode(tokenizer, requests: list[tuple[str, str]]) -> list[tuple[list[int], 
     ):
         out.append((list(ids), _scored_mask([tuple(o) for o in offsets], special, len(context))))
     return out
+
+
+# The revisions of a run share one tokenizer: a suite's requests are tokenized once, not per revision.
+_ENCODED: OrderedDict = OrderedDict()  # (tokenizer fingerprint, requests) -> encode's rows; the last few
+_ENCODED_KEPT = 4
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """Equal for tokenizers that tokenize alike (their full serialised form); unique otherwise."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    text = backend.to_str() if backend is not None else f"object {id(tokenizer)}"
+    return hashlib.sha256(f"{type(tokenizer).__name__}\0{text}".encode()).hexdigest()
+
+
+def encode_once(tokenizer, requests: list[tuple[str, str]]) -> list[tuple[list[int], list[bool]]]:
+    """``encode``, remembered for the last few (tokenizer, requests): callers must not change the rows."""
+    key = (tokenizer_fingerprint(tokenizer), tuple(requests))
+    if key in _ENCODED:
+        _ENCODED.move_to_end(key)
+        return _ENCODED[key]
+    _ENCODED[key] = encode(tokenizer, requests)
+    while len(_ENCODED) > _ENCODED_KEPT:
+        _ENCODED.popitem(last=False)
+    return _ENCODED[key]
 
 
 def _encode_slow(tokenizer, context: str, continuation: str) -> tuple[list[int], list[bool]]:
@@ -375,7 +401,7 @@ def score_texts(model, tokenizer, requests: list[tuple[str, str]], *, groups: li
     """
     unique: dict[tuple[str, str], int] = {}
     index = np.array([unique.setdefault(r, len(unique)) for r in requests], dtype=np.int64)
-    encoded = encode(tokenizer, list(unique))
+    encoded = encode_once(tokenizer, list(unique))
     unique_groups = [[int(index[r]) for r in group] for group in groups] if groups and share_prefixes else []
     sums = score_encoded(model, encoded, groups=unique_groups, batch_size=batch_size, max_tokens=max_tokens,
                          device=device, precision=precision, progress=progress)

@@ -297,3 +297,16 @@ def test_near_ties_are_counted_per_task(tiny_model):
     score_items(model, tokenizer, [Task("t1", "pairs", [clear, same], []), Task("t2", "pairs", [clear], [])],
                 near_ties=counts, progress=False)
     assert counts == {"t1": 1, "t2": 0}
+
+
+def test_requests_are_tokenized_once_per_tokenizer(tiny_model_dir):
+    """A second revision with byte-identical tokenizer files reuses the first one's rows."""
+    from transformers import AutoTokenizer
+
+    from nestling.evaluation.scoring import encode_once
+
+    requests = [("", "The cat sat."), ("Box 1 contains", " the hat.")]
+    first, again = (AutoTokenizer.from_pretrained(tiny_model_dir) for _ in range(2))
+    rows = encode_once(first, requests)
+    assert encode_once(again, list(requests)) is rows and rows == encode(first, requests)
+    assert encode_once(first, requests[:1]) == encode(first, requests[:1])
