@@ -1,14 +1,18 @@
-"""lm-eval's hf model vs nestling's backend on the official multilingual task YAMLs, every revision of a run.
+"""lm-eval's hf model vs nestling's native engine on the official multilingual task YAMLs, every revision.
 
-    python benchmarks/bench_lmeval_parity.py RUN_DIR [--limit N] [--revisions all]
+    python benchmarks/bench_lmeval_parity.py RUN_DIR [--limit N] [--revisions all] [--sides lm-eval,native]
+        [--one-by-one]
 
 Tasks: 10 zhoblimp paradigms, 5 BLiMP-NL phenomena and 5 BLiMP paradigms, each mapped to
 ../shared/data/eval (the YAMLs come from ../shared/reference/babylm-eval/multilingual/tasks,
-BLiMP's from lm-eval itself). Both sides run through ``evaluate_multilingual`` (lm-eval's
-simple_evaluate with the same task objects, zero-shot, CPU, batch size 64): ``--backend hf`` is the
-official command's model (``lm_eval --model hf``), ``nestling`` is nestling's scorer. Prints the
-per-task accuracies of every revision (they must be identical) and the wall-clock ratio hf / nestling
-(model loading included, task indexing and data loading excluded: both share them).
+BLiMP's from lm-eval itself). Every side runs through ``evaluate_multilingual`` (zero-shot, CPU,
+batch size 64): ``lm-eval`` is the official command's model (``lm_eval --model hf``) in lm-eval's
+simple_evaluate, ``native`` is nestling's engine over the same YAMLs (rendered and tokenized once for
+all revisions), ``nestling`` is lm-eval with nestling's scorer. Prints the per-task accuracies of the
+last revision, how many (revision, task) accuracies equal the first side's, and the wall-clock ratios
+(whole evaluation calls: data reading, request building, model loading and scoring; lm-eval's task
+index is built once in a warm-up call and shared). ``--one-by-one`` also times the native engine
+called once per revision, each call preparing its data again (29 x one revision).
 Requires ``pip install 'nestling[lmeval]'``.
 """
 
@@ -39,6 +43,10 @@ def main() -> None:
     parser.add_argument("--revisions", default="all")
     parser.add_argument("--limit", type=int, help="first N items per task (lm-eval's --limit)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--sides", default="lm-eval,native",
+                        help="backends to time, the first is the reference (lm-eval, native, nestling)")
+    parser.add_argument("--one-by-one", action="store_true",
+                        help="also time the native engine called once per revision (its data side each time)")
     args = parser.parse_args()
     import torch
 
@@ -47,29 +55,51 @@ def main() -> None:
 
     data_map = Path(tempfile.mkdtemp()) / "map.yaml"
     data_map.write_text(f"zhoblimp_*: {EVAL}/zhoblimp/data\n"
-                        f"blimp_nl_*: {{data_files: {EVAL}/blimp_nl/blimp-nl.jsonl, where: {{category: '{{dataset_name}}'}}}}\n"
+                        f"blimp_nl_*: {{data_files: {EVAL}/blimp_nl/blimp-nl.jsonl, "
+                        f"where: {{category: '{{dataset_name}}'}}}}\n"
                         f"blimp_*: {EVAL}/blimp/data\n")
     common = dict(tasks=TASKS, tasks_dir=TASKS_DIR, data_map=data_map, revisions=args.revisions, offline=True,
                   device="cpu", batch_size=64, trust_remote_code=True, limit=args.limit, log=None)
-    ml.evaluate_multilingual(args.run, **{**common, "revisions": "final", "limit": 1})  # index, data, imports: warm
+    revisions = list(ml._selected_revisions(args.run, args.revisions))
+    sides = args.sides.split(",")
+    for backend in sides:  # task index, imports, the datasets cache: warm for every side
+        ml.evaluate_multilingual(args.run, backend=backend, **{**common, "revisions": revisions[-1], "limit": 1})
     sections, walls = {}, {}
-    for backend in ("hf", "nestling"):
+    for backend in sides:
         start = time.perf_counter()
         sections[backend] = ml.evaluate_multilingual(args.run, backend=backend, **common)
         walls[backend] = time.perf_counter() - start
         print(f"{backend}: {walls[backend]:.1f} s", flush=True)
-    hf, ours = sections["hf"]["revisions"], sections["nestling"]["revisions"]
-    mismatches = [(rev, t) for rev in hf for t in TASKS if hf[rev]["scores"][t]["acc"] != ours[rev]["scores"][t]["acc"]]
-    final = list(hf)[-1]
-    print(f"\n{len(hf)} revisions x {len(TASKS)} tasks, limit {args.limit}; per-task accuracy at {final}:\n")
-    print("| task | items | lm-eval hf acc | nestling acc |\n|---|---:|---:|---:|")
+    if args.one_by_one:
+        start = time.perf_counter()
+        for rev in revisions:
+            ml.evaluate_multilingual(args.run, backend="native", **{**common, "revisions": rev})
+        walls["native one by one"] = time.perf_counter() - start
+        print(f"native, one call per revision: {walls['native one by one']:.1f} s", flush=True)
+    report(sections, walls, sides, args.limit)
+
+
+def report(sections: dict, walls: dict, sides: list[str], limit) -> None:
+    ref = sides[0]
+    theirs = sections[ref]["revisions"]
+    final = list(theirs)[-1]
+    print(f"\n{len(theirs)} revisions x {len(TASKS)} tasks, limit {limit}; per-task accuracy at {final}:\n")
+    print(f"| task | items | {' | '.join(sides)} |\n|---|---:|" + "---:|" * len(sides))
     for t in TASKS:
-        print(f"| {t} | {hf[final]['scores'][t]['n']} | {hf[final]['scores'][t]['acc']:.4f} | "
-              f"{ours[final]['scores'][t]['acc']:.4f} |")
-    print(f"\nidentical accuracies: {len(hf) * len(TASKS) - len(mismatches)}/{len(hf) * len(TASKS)} (revision, task)"
-          f"{'' if not mismatches else ' MISMATCH ' + str(mismatches[:5])}")
-    print(f"wall-clock over all revisions: lm-eval hf {walls['hf']:.1f} s, nestling {walls['nestling']:.1f} s, "
-          f"ratio {walls['hf'] / walls['nestling']:.2f}x")
+        cells = " | ".join(f"{sections[s]['revisions'][final]['scores'][t]['acc']:.4f}" for s in sides)
+        print(f"| {t} | {theirs[final]['scores'][t]['n']} | {cells} |")
+    for side in sides[1:]:
+        ours = sections[side]["revisions"]
+        mismatches = [(rev, t) for rev in theirs for t in TASKS
+                      if theirs[rev]["scores"][t]["acc"] != ours[rev]["scores"][t]["acc"]]
+        total = len(theirs) * len(TASKS)
+        print(f"\n{side}: identical accuracies to {ref}: {total - len(mismatches)}/{total} (revision, task)"
+              f"{'' if not mismatches else ' MISMATCH ' + str(mismatches[:5])}")
+        print(f"wall-clock over all revisions: {ref} {walls[ref]:.1f} s, {side} {walls[side]:.1f} s, "
+              f"ratio {walls[ref] / walls[side]:.2f}x")
+    if "native one by one" in walls and "native" in walls:
+        print(f"native: all revisions in one call {walls['native']:.1f} s vs one call per revision "
+              f"{walls['native one by one']:.1f} s ({walls['native one by one'] / walls['native']:.2f}x)")
 
 
 if __name__ == "__main__":

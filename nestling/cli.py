@@ -316,7 +316,7 @@ def build_parser() -> Parser:
     p.add_argument("--tasks-dir", type=Path, help="suite: babylm-eval's multilingual/tasks folder")
     p.add_argument("--data-map", type=Path, help="suite: YAML of task (or pattern) -> local jsonl file or folder")
     p.add_argument("--backend", choices=multilingual.BACKENDS, default=multilingual.BACKENDS[0],
-                   help="suite: nestling's scorer (default) or lm-eval's own hf model")
+                   help="suite: nestling's engine (default), lm-eval's own hf model, or lm-eval with nestling's scorer")
     p.add_argument("--offline", action="store_true", help="suite: never ask the Hub; unmapped tasks are skipped")
     p.add_argument("--limit", type=int, help="multilingual suite: only the first N items of each task (lm-eval's "
                    "--limit; recorded in the results, for quick checks, not for reported scores)")

@@ -13,7 +13,7 @@ from nestling.errors import UserError
 from nestling.evaluation.aggregate import aggregate
 from nestling.evaluation.fast import fast_subset, per_uid_for
 from nestling.evaluation.results import SCHEMA_VERSION, SCORING_RULE
-from nestling.evaluation.scoring import resolve_device, score_texts
+from nestling.evaluation.scoring import resolve_device, score_texts, settle_near_ties
 from nestling.evaluation.tasks import Task, load_tasks
 from nestling.evaluation.tokenizer_match import check_tokenizer
 from nestling.evaluation.trust import HINT, allow_remote_code
@@ -99,8 +99,14 @@ def prepare_tasks(data_paths: list[Path], *, task_format: str = "auto", group_by
     return tasks
 
 
-def score_items(model, tokenizer, tasks: list[Task], **score_kwargs) -> list[list[np.ndarray]]:
-    """Every item's candidate scores, per task; all tasks in one sorted, deduplicated pass."""
+def score_items(model, tokenizer, tasks: list[Task], *, near_ties: dict | None = None,
+                **score_kwargs) -> list[list[np.ndarray]]:
+    """Every item's candidate scores, per task; all tasks in one sorted, deduplicated pass.
+
+    Items whose best two candidates lie within ``scoring.NEAR_TIE_NATS`` are rescored as the
+    official code scores them (``scoring.settle_near_ties``); ``near_ties``, when given, receives
+    {task name: how many items took that path}.
+    """
     requests, spans, groups = [], [], []
     for task in tasks:
         start = len(requests)
@@ -109,21 +115,26 @@ def score_items(model, tokenizer, tasks: list[Task], **score_kwargs) -> list[lis
             requests.extend(item.candidates)
         spans.append((start, len(requests)))
     scores = score_texts(model, tokenizer, requests, groups=groups, **score_kwargs)
-    out = []
+    settled = settle_near_ties(model, tokenizer, requests, scores, groups)
+    out, first_item = [], 0
     for task, (start, end) in zip(tasks, spans):
         flat, per_item, pos = scores[start:end], [], 0
         for item in task.items:
             per_item.append(flat[pos: pos + len(item.candidates)])
             pos += len(item.candidates)
         out.append(per_item)
+        if near_ties is not None:
+            near_ties[task.name] = sum(first_item <= n < first_item + len(task.items) for n in settled)
+        first_item += len(task.items)
     return out
 
 
 def score_tasks(model, tokenizer, tasks: list[Task], *, seed: int = 0, **score_kwargs) -> dict:
     """Score all tasks' candidates in one sorted, deduplicated pass and aggregate each task."""
-    per_task = score_items(model, tokenizer, tasks, **score_kwargs)
+    near_ties: dict[str, int] = {}
+    per_task = score_items(model, tokenizer, tasks, near_ties=near_ties, **score_kwargs)
     return {task.name: {"format": task.format, "files": [str(f) for f in task.files],
-                        **aggregate(task.items, per_item, seed)}
+                        **aggregate(task.items, per_item, seed), "near_ties_rescored": near_ties[task.name]}
             for task, per_item in zip(tasks, per_task)}
 
 

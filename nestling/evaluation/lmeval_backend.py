@@ -20,37 +20,8 @@ import numpy as np
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
+from nestling.evaluation.lm_tasks import context_groups, token_rows
 from nestling.evaluation.scoring import score_encoded
-
-
-def token_rows(requests, max_length: int) -> tuple[list[tuple[list[int], list[bool]]], list[int], list[int]]:
-    """lm-eval token requests -> (unique (ids, scored mask) rows, row of each request, requests left to HFLM).
-
-    A request is (request strings, context ids, continuation ids); its continuation tokens are the
-    scored ones. A request longer than the model's window goes back to HFLM, which truncates it
-    from the left (row index -1 here).
-    """
-    unique: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
-    rows, index, fallback = [], [], []
-    for n, (_, context, continuation) in enumerate(requests):
-        if len(context) + len(continuation) > max_length:
-            index.append(-1)
-            fallback.append(n)
-            continue
-        key = (tuple(context), tuple(continuation))
-        if key not in unique:
-            unique[key] = len(rows)
-            rows.append((list(context) + list(continuation), [False] * len(context) + [True] * len(continuation)))
-        index.append(unique[key])
-    return rows, index, fallback
-
-
-def context_groups(rows: list[tuple[list[int], list[bool]]]) -> list[list[int]]:
-    """Rows with the same context (a multiple-choice item's choices): candidates for one shared prefix."""
-    by_context: dict[tuple[int, ...], list[int]] = {}
-    for i, (ids, mask) in enumerate(rows):
-        by_context.setdefault(tuple(ids[: mask.index(True)]), []).append(i)
-    return [g for g in by_context.values() if len(g) > 1]
 
 
 @register_model("nestling")

@@ -4,8 +4,10 @@ The official script (babylm-eval ``multilingual/scripts/zeroshot_model.sh``) run
 ``lm_eval --model hf --tasks zeroshot_<lang> --num_fewshot 0 --include_path tasks/`` per language.
 ``evaluate_multilingual`` runs the same YAMLs through lm-eval's Python API (its task manager,
 metrics and group aggregation, ``weight_by_size`` as each group says) on every revision of a run,
-with nestling's scorer as the model backend (``lmeval_backend.NestlingLM``; ``backend="hf"`` runs
-lm-eval's own). Task YAMLs are read where the user keeps them (``tasks_dir``), never copied.
+with nestling's scorer as the model backend (``lmeval_backend.NestlingLM``; ``backend="lm-eval"`` runs
+lm-eval's own hf model). ``backend="native"`` (the default) is nestling's own engine over the same
+YAMLs (``lm_tasks``): requests rendered and tokenized once for all revisions, then forward passes.
+Task YAMLs are read where the user keeps them (``tasks_dir``), never copied.
 
 Offline data: a data map (YAML) points tasks at local jsonl files; the task keeps its config
 and only its dataset becomes ``json`` with those files. Keys are task names or shell patterns
@@ -38,9 +40,10 @@ from nestling.errors import UserError
 from nestling.safe_yaml import load_yaml
 
 LANG_GROUPS = {"eng": "zeroshot_eng", "nld": "zeroshot_nld", "zho": "zeroshot_zho"}
-# `nestling eval --suite multilingual`: the suite's name, and the lm-eval model backends it can score with.
+# `nestling eval --suite multilingual`: the suite's name, and its backends: nestling's own engine over
+# the task YAMLs (lm_tasks.py), lm-eval's own hf model (the official command), lm-eval with nestling's scorer.
 SUITE = "multilingual"
-BACKENDS = ("nestling", "hf")
+BACKENDS = ("native", "lm-eval", "nestling")
 SCHEMA_VERSION = 1
 _SPLIT_KEYS = ("test_split", "validation_split", "training_split", "fewshot_split")
 
@@ -117,19 +120,24 @@ def _where_filter(where: dict, previous):
     return process_docs
 
 
-def data_overrides(task: str, config: dict, spec: dict) -> dict:
-    """Config keys that point ``task`` at its local files (json), everything else as in its YAML."""
+def mapped_file(config: dict, spec: dict) -> tuple[Path, dict]:
+    """The local file a data-map entry gives a task, and its ``where`` with {dataset_name} filled in."""
     name = config.get("dataset_name") or ""
     target = Path(spec["data_files"].replace("{dataset_name}", name))
     if target.is_dir():
         target = target / f"{name}.jsonl"
     if not target.is_file():
         raise FileNotFoundError(f"mapped data file {target} does not exist")
+    return target, {f: str(v).replace("{dataset_name}", name) for f, v in spec["where"].items()}
+
+
+def data_overrides(task: str, config: dict, spec: dict) -> dict:
+    """Config keys that point ``task`` at its local files (json), everything else as in its YAML."""
+    target, where = mapped_file(config, spec)
     splits = {config[k] for k in _SPLIT_KEYS if config.get(k)} or {"test"}
     out = {"dataset_path": "json", "dataset_name": None,
            "dataset_kwargs": {"data_files": {split: str(target) for split in splits}}}
-    if spec["where"]:
-        where = {f: str(v).replace("{dataset_name}", name) for f, v in spec["where"].items()}
+    if where:
         out["process_docs"] = _where_filter(where, config.get("process_docs"))
     return out
 
@@ -280,7 +288,7 @@ def make_lm(location: str | Path, *, backend: str, device: str, batch_size, trus
 
     if backend == "nestling":
         from nestling.evaluation.lmeval_backend import NestlingLM as cls
-    elif backend == "hf":
+    elif backend == "lm-eval":
         from lm_eval.models.huggingface import HFLM as cls
     else:
         raise UserError(f"unknown lm-eval backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
@@ -296,7 +304,7 @@ def make_lm(location: str | Path, *, backend: str, device: str, batch_size, trus
 
 def evaluate_multilingual(model: str | Path, *, langs: list[str] | None = None, tasks: list[str] | None = None,
                           tasks_dir: str | Path | None = None, data_map: str | Path | None = None,
-                          revisions: str | list[str] = "all", backend: str = "nestling", device: str = "auto",
+                          revisions: str | list[str] = "all", backend: str = "native", device: str = "auto",
                           batch_size=64, trust_remote_code: bool = False, allow_tokenizer_mismatch: bool = False,
                           offline: bool = False,
                           limit: int | None = None, log=print) -> dict:
@@ -305,52 +313,85 @@ def evaluate_multilingual(model: str | Path, *, langs: list[str] | None = None, 
     langs: the official groups zeroshot_<lang> (default eng, nld, zho) unless ``tasks`` names
     tasks or groups itself. tasks_dir: babylm-eval's multilingual/tasks folder. data_map: YAML of
     task -> local data (module doc). revisions: "all", "final" or names (runs only). backend:
-    "nestling" (nestling's scorer) or "hf" (lm-eval's own). offline: never ask the Hub.
+    "native" (nestling's engine, lm_tasks.py), "lm-eval" (lm-eval's own hf model) or "nestling"
+    (lm-eval with nestling's scorer). offline: never ask the Hub.
     limit: lm-eval's first-N-items-per-task option (benchmarks only; recorded in the section).
     Returns the ``multilingual`` section of results.json (see ``nestling.evaluation.results``).
     """
-    from nestling.evaluation.runs import select_revisions
-    from nestling.run_folder import is_run_dir, read_words_seen
-
     require_lmeval()
+    if backend not in BACKENDS:
+        raise UserError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
     if isinstance(batch_size, int) and batch_size < 1:
         raise UserError(f"batch size must be a positive integer, got {batch_size}")
     if limit is not None and limit < 1:
         raise UserError(f"--limit must be a positive number of items per task, got {limit}")
-    model = Path(model)
-    if not model.exists():
-        raise UserError(f"{model}: no such model or run folder")
-    if is_run_dir(model):
-        selected = select_revisions(model, revisions)
-    elif revisions not in ("all", "final"):
-        raise UserError(f"{model}: a model folder has no revisions (give a run folder to pick {revisions})")
-    else:
-        selected = {"main": model}
+    selected = _selected_revisions(Path(model), revisions)
     names = tasks or [LANG_GROUPS.get(lang, f"zeroshot_{lang}") for lang in (langs or list(LANG_GROUPS))]
     mapping = read_data_map(data_map)
     if offline:
         go_offline()
+    manager, trees = _resolve_trees(names, tasks_dir)
+    run = _run_native if backend == "native" else _run_lmeval
+    per_revision, sources, skipped, harness = run(
+        manager, trees, mapping, selected, backend=backend, device=device, batch_size=batch_size,
+        trust_remote_code=trust_remote_code, allow_tokenizer_mismatch=allow_tokenizer_mismatch, limit=limit, log=log)
+    groups = [t["group"] for tree in trees for t in _groups(tree)]
+    return {"schema_version": SCHEMA_VERSION, "model": str(model), "harness": harness,
+            "backend": backend, "num_fewshot": 0, "limit": limit, "requested": names,
+            "tasks_dir": str(tasks_dir) if tasks_dir else None,
+            "groups": [g for g in groups if any(g in r["scores"] for r in per_revision.values())],
+            "data": sources, "skipped": skipped, "revisions": per_revision,
+            "learning_curve": learning_curve(per_revision, names)}
+
+
+def _selected_revisions(model: Path, revisions) -> dict:
+    from nestling.evaluation.runs import select_revisions
+    from nestling.run_folder import is_run_dir
+
+    if not model.exists():
+        raise UserError(f"{model}: no such model or run folder")
+    if is_run_dir(model):
+        return select_revisions(model, revisions)
+    if revisions not in ("all", "final"):
+        raise UserError(f"{model}: a model folder has no revisions (give a run folder to pick {revisions})")
+    return {"main": model}
+
+
+def _resolve_trees(names: list[str], tasks_dir) -> tuple:
+    """lm-eval's task index and the task/group tree of every requested name."""
     manager = task_manager(tasks_dir, include_defaults=False)
     try:
-        trees = [resolve_tree(manager, n) for n in names]
+        return manager, [resolve_tree(manager, n) for n in names]
     except UserError:  # a name from lm-eval's own tasks (zeroshot_eng holds blimp): index those too
         manager = task_manager(tasks_dir)
         try:
-            trees = [resolve_tree(manager, n) for n in names]
+            return manager, [resolve_tree(manager, n) for n in names]
         except UserError as err:
             if tasks_dir is None:  # the official groups and tasks live in babylm-eval's folder, not in lm-eval
                 raise UserError(f"{err}; the official task YAMLs need --tasks-dir "
                                 "(babylm-eval's multilingual/tasks)") from None
             raise
-    objects, sources, skipped = build_tasks(manager, trees, mapping, log=log)
+
+
+def _check_loaded(names: list[str], trees: list[dict], loaded, skipped: dict) -> None:
     missing = [n for tree in trees if "task" in tree for n in [tree["task"]] if n in skipped]
     if missing:  # a task asked for by name must run; groups go on without their missing members
         raise UserError(f"task {missing[0]}: {skipped[missing[0]]}")
-    if not objects:
+    if not loaded:
         raise UserError(f"no task of {', '.join(names)} has data: map them with --data-map "
                         f"(skipped: {name_list(skipped)})")
+
+
+def _run_lmeval(manager, trees, mapping, selected, *, backend, device, batch_size, trust_remote_code,
+                allow_tokenizer_mismatch, limit, log):
+    """Every revision through lm-eval's simple_evaluate (its requests built again per revision)."""
+    import lm_eval
     from lm_eval import simple_evaluate
 
+    from nestling.run_folder import read_words_seen
+
+    objects, sources, skipped = build_tasks(manager, trees, mapping, log=log)
+    _check_loaded([t.get("task") or t.get("group") for t in trees], trees, objects, skipped)
     per_revision, started = {}, time.perf_counter()
     for rev, folder in selected.items():
         lm = make_lm(folder, backend=backend, device=device, batch_size=batch_size,
@@ -361,14 +402,39 @@ def evaluate_multilingual(model: str | Path, *, langs: list[str] | None = None, 
         del lm
         if log:
             log(f"{rev}: done ({time.perf_counter() - started:.0f} s)")
+    return per_revision, sources, skipped, f"lm-eval {lm_eval.__version__}"
+
+
+def _run_native(manager, trees, mapping, selected, *, backend, device, batch_size, trust_remote_code,
+                allow_tokenizer_mismatch, limit, log):
+    """Render and tokenize once (lm_tasks.Suite), then one forward sweep per revision."""
     import lm_eval
 
-    groups = [t["group"] for tree in trees for t in _groups(tree)]
-    return {"schema_version": SCHEMA_VERSION, "model": str(model), "harness": f"lm-eval {lm_eval.__version__}",
-            "backend": backend, "num_fewshot": 0, "limit": limit, "requested": names, "tasks_dir": str(tasks_dir) if tasks_dir else None,
-            "groups": [g for g in groups if any(g in r["scores"] for r in per_revision.values())],
-            "data": sources, "skipped": skipped, "revisions": per_revision,
-            "learning_curve": learning_curve(per_revision, names)}
+    from nestling.evaluation import lm_tasks
+    from nestling.run_folder import read_words_seen
+
+    leaves = list(dict.fromkeys(n for tree in trees for n in _leaves(tree)))
+    rendered, sources, skipped = lm_tasks.load_rendered(manager, leaves, mapping, limit, log=log)
+    _check_loaded([t.get("task") or t.get("group") for t in trees], trees, rendered, skipped)
+    suite = lm_tasks.Suite(rendered)
+    groups = [g for tree in trees for g in _groups(tree) if g["config"] is not None]
+    per_revision, started = {}, time.perf_counter()
+    for rev, folder in selected.items():
+        scores = lm_tasks.run_revision(suite, folder, device=device, batch_size=_rows_per_pass(batch_size),
+                                       trust_remote_code=trust_remote_code,
+                                       allow_tokenizer_mismatch=allow_tokenizer_mismatch)
+        for group in groups:
+            row = lm_tasks.group_scores(group["config"], _leaves(group), scores)
+            if row is not None:
+                scores[group["group"]] = row
+        per_revision[rev] = {"words_seen": read_words_seen(folder), "scores": scores}
+        if log:
+            log(f"{rev}: done ({time.perf_counter() - started:.0f} s)")
+    return per_revision, sources, skipped, f"nestling native engine, lm-eval {lm_eval.__version__} task YAMLs"
+
+
+def _rows_per_pass(batch_size) -> int:
+    return int(batch_size) if str(batch_size).isdigit() else 64
 
 
 def _groups(tree: dict) -> list[dict]:

@@ -15,6 +15,8 @@ Schema of one model (``evaluate_model``); accuracies are fractions in [0, 1]::
         TASK: {
           "format": "blimp", "files": ["..."],
           "n_items": 67000, "n_uids": 67, "n_ties": 7,
+          "near_ties_rescored": 4,           # items whose best two lay within 1e-4 nats: rescored as the
+                                             # official code scores them (scoring.settle_near_ties)
           "macro_acc": 0.71,                 # mean over UIDs of per-UID accuracy (random ties): HEADLINE
           "weighted_acc": 0.70,              # correct items / all items (random ties)
           "macro_acc_tie_credit": 0.71,      # as above, a k-way tie holding the answer earns 1/k
@@ -36,8 +38,8 @@ Schema of a run (``evaluate_run``)::
 
 ``nestling eval RUN --suite multilingual`` (nestling.evaluation.multilingual) adds, beside the above::
 
-    "multilingual": {"schema_version": 1, "model": "path", "harness": "lm-eval 0.4.13",
-      "backend": "nestling" | "hf", "num_fewshot": 0, "limit": null, "tasks_dir": "path",
+    "multilingual": {"schema_version": 1, "model": "path", "harness": "lm-eval 0.4.13" | "nestling native ...",
+      "backend": "native" | "lm-eval" | "nestling", "num_fewshot": 0, "limit": null, "tasks_dir": "path",
       "requested": ["zeroshot_eng", ...],           # the groups (or tasks) asked for
       "groups": ["zeroshot_eng", "blimp", ...],     # groups that ran, nested ones included
       "data": {TASK: "local file" | "hub dataset path"}, "skipped": {TASK: "why"},

@@ -212,11 +212,13 @@ def evaluate_revision(model, tokenizer, tasks: dict[str, tuple[SuiteTask, object
     from nestling.evaluation.reading import evaluate_reading
 
     pair_tasks = [(t, data) for t, data in tasks.values() if t.kind != "reading"]
+    near_ties: dict[str, int] = {}
     per_task = score_items(model, tokenizer, [data for _, data in pair_tasks], batch_size=batch_size,
-                           max_tokens=max_tokens, precision=precision, progress=progress)
+                           max_tokens=max_tokens, precision=precision, progress=progress, near_ties=near_ties)
     results, predictions = {}, {}
     for (task, data), per_item in zip(pair_tasks, per_task):
-        results[task.name] = task_result(task.kind, data, per_item, seed)
+        results[task.name] = {**task_result(task.kind, data, per_item, seed),
+                              "near_ties_rescored": near_ties[data.name]}
         predictions[task.name] = task_predictions(task.kind, data, per_item)
     for task, df in (v for v in tasks.values() if v[0].kind == "reading"):
         result, preds = evaluate_reading(model, tokenizer, df, batch_size=batch_size, max_tokens=max_tokens,

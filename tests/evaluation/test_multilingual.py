@@ -53,7 +53,7 @@ def test_group_of_mapped_tasks_equals_lmeval_hf(official, data_map, tiny_model_d
     common = dict(tasks=["zhoblimp", "blimp_nl_passive"], tasks_dir=official, data_map=data_map, offline=True,
                   device="cpu", batch_size=16, log=None)
     ours = evaluate_multilingual(tiny_model_dir, **common)
-    theirs = evaluate_multilingual(tiny_model_dir, backend="hf", **common)
+    theirs = evaluate_multilingual(tiny_model_dir, backend="lm-eval", **common)
     scores = ours["revisions"]["main"]["scores"]
     assert set(scores) == {"zhoblimp", "zhoblimp_BA_deletion", "zhoblimp_BA_duplicate_argument", "blimp_nl_passive"}
     for name, row in scores.items():

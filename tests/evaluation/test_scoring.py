@@ -263,3 +263,50 @@ def test_a_fast_path_turned_off_says_why(tiny_model, fresh_checks, monkeypatch):
     requests, groups = agreement_pairs()
     with pytest.warns(scoring.FastPathOff, match="shared-prefix.*batch_select_indices"):
         score_texts(model, tokenizer, requests, groups=groups, progress=False)
+
+
+def test_near_tie_is_settled_as_the_official_code_scores(tiny_model):
+    """A constructed near-tie (two batched scores 5e-5 nats apart) is rescored candidate by candidate;
+    an item with a clear winner keeps its batched scores."""
+    from nestling.evaluation.scoring import NEAR_TIE_NATS, official_sum, settle_near_ties
+
+    model, tokenizer = tiny_model
+    requests = [("", "The cat sat on the mat."), ("", "The mat sat on the cat."),
+                ("Box 1 contains", " the hat."), ("Box 1 contains", " the map.")]
+    scores = score_texts(model, tokenizer, requests, progress=False)
+    far = scores[2:].copy()
+    assert abs(far[0] - far[1]) > NEAR_TIE_NATS
+    scores[1] = scores[0] + NEAR_TIE_NATS / 2  # batching noise that could flip the choice
+    settled = settle_near_ties(model, tokenizer, requests, scores, [[0, 1], [2, 3]])
+    assert settled == [0]
+    for i in (0, 1):
+        (ids, mask), = encode(tokenizer, [requests[i]])
+        assert scores[i] == official_sum(model, ids, mask)
+        assert scores[i] == pytest.approx(reference_score(model, tokenizer, *requests[i]), abs=1e-4)
+    assert list(scores[2:]) == list(far)
+
+
+def test_near_ties_are_counted_per_task(tiny_model):
+    from nestling.evaluation.evaluate import score_items
+    from nestling.evaluation.tasks import Item, Task
+
+    model, tokenizer = tiny_model
+    same = Item("u", None, None, "0", (("", "A dog barked."), ("", "A dog barked.")))
+    clear = Item("u", None, None, "1", (("", "A dog barked."), ("", "dog A barked mailman the at.")))
+    counts = {}
+    score_items(model, tokenizer, [Task("t1", "pairs", [clear, same], []), Task("t2", "pairs", [clear], [])],
+                near_ties=counts, progress=False)
+    assert counts == {"t1": 1, "t2": 0}
+
+
+def test_requests_are_tokenized_once_per_tokenizer(tiny_model_dir):
+    """A second revision with byte-identical tokenizer files reuses the first one's rows."""
+    from transformers import AutoTokenizer
+
+    from nestling.evaluation.scoring import encode_once
+
+    requests = [("", "The cat sat."), ("Box 1 contains", " the hat.")]
+    first, again = (AutoTokenizer.from_pretrained(tiny_model_dir) for _ in range(2))
+    rows = encode_once(first, requests)
+    assert encode_once(again, list(requests)) is rows and rows == encode(first, requests)
+    assert encode_once(first, requests[:1]) == encode(first, requests[:1])
