@@ -146,7 +146,7 @@ def cmd_eval(args) -> None:
         print(evaluate_suite_path(args.model, suite, args.eval_root or root, out=args.out,
                                   submission=args.submission, revisions=args.revisions,
                                   batch_size=args.batch_size, device=args.device,
-                                  trust_remote_code=args.trust_remote_code))
+                                  trust_remote_code=args.trust_remote_code, aoa_exact=args.aoa_exact))
         return
     print(evaluate_path(
         args.model, args.data, out=args.out, task_format=args.task_format, group_by=args.group_by,
@@ -292,6 +292,9 @@ def build_parser() -> Parser:
     p.add_argument("--submission", type=Path, help="folder for official prediction files (default <run>/submission)")
     p.add_argument("--check", action="store_true",
                    help="with --suite strict-full: list what the submission folder lacks (task x revision), evaluate nothing")
+    p.add_argument("--aoa-exact", action="store_true",
+                   help="with --suite strict-full: every AoA row with the official batch-of-one arithmetic (slow; by "
+                        "default only the words whose fit decides the score are, see docs/aoa.md)")
     p.add_argument("--task-format", default="auto")
     p.add_argument("--group-by", help="grouping key of a generic sentence_good/sentence_bad file")
     p.add_argument("--fast", action="store_true", help="official fast subsets")
