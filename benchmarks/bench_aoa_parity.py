@@ -84,6 +84,15 @@ fitness = AoAEvaluator(human).compute_curve_fitness(results)
 (out / "score.json").write_text(json.dumps({"score": fitness["curve_fitness"], "n_words": fitness["n_words"]}))
 '''
 
+# The official evaluator on a surprisal.json, in the official venv (its scipy/numpy): the last ulp of
+# the score depends on those versions, so "identical" is checked with the same ones.
+SCORE_DRIVER = r'''
+import json, pathlib, sys
+sys.path.insert(0, str(pathlib.Path.cwd() / "evaluation_pipeline"))
+from utils import AoAEvaluator
+print(repr(AoAEvaluator(sys.argv[2]).compute_curve_fitness(json.loads(pathlib.Path(sys.argv[1]).read_text()))["curve_fitness"]))
+'''
+
 
 def build_learning_run(run: Path, text_file: Path, revisions: list[str], steps_per_revision: int) -> Path:
     """Train the bench model, saving it every ``steps_per_revision`` steps as the next revision."""
@@ -183,10 +192,19 @@ def main() -> None:
                  "--submission", str(sub / mode), "--out", str(work / f"results-{mode}.json"), "--device", "cpu",
                  "--trust-remote-code", *flags], REPO, {**env, "PYTHONPATH": str(REPO)})
             timings.write_text(json.dumps(recorded))
-    report(work, run, aoa / "cdi_human.csv", recorded, modes)
+    report(work, run, aoa / "cdi_human.csv", recorded, modes, args.official_python)
 
 
-def report(work: Path, run: Path, human: Path, timings: dict, modes: list[str]) -> None:
+def official_score_of(official_python: str, surprisal: Path, human: Path) -> float:
+    """The official evaluator's score of a surprisal.json, run under ``official_python``."""
+    proc = subprocess.run([official_python, "-c", SCORE_DRIVER, str(surprisal.absolute()), str(human.absolute())],
+                          cwd=OFFICIAL, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"official evaluator failed:\n{proc.stderr[-3000:]}")
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+def report(work: Path, run: Path, human: Path, timings: dict, modes: list[str], official_python: str) -> None:
     """Print the parity table, one line per nestling mode; exit non-zero when parity fails."""
     from nestling.evaluation.aoa import aoa_score, read_human
 
@@ -198,20 +216,22 @@ def report(work: Path, run: Path, human: Path, timings: dict, modes: list[str]) 
     print(f"official: score {theirs['score']!r} ({theirs['n_words']} words), {t_official:.1f} s; nestling's fit on "
           f"the official surprisals: {cross!r}")
     print("| nestling mode | rows | rows bit-identical | max abs Δ surprisal (nats) | rows rescored exactly (words) | "
-          "nestling score (r, words) | identical to official | nestling s | official / nestling |")
-    print("|---|---:|---:|---:|---:|---|---|---:|---:|")
+          "nestling score (r, words) | official evaluator on nestling's rows (official venv) | identical to official | "
+          "nestling s | official / nestling |")
+    print("|---|---:|---:|---:|---:|---|---|---|---:|---:|")
     failed = abs(cross - theirs["score"]) > 1e-12
     for mode in modes:
-        ours = json.loads((work / "nestling" / mode / run.name / "main" / "zero_shot" / "causal" / "AoA_word"
-                           / "surprisal.json").read_text())
+        path = work / "nestling" / mode / run.name / "main" / "zero_shot" / "causal" / "AoA_word" / "surprisal.json"
+        ours = json.loads(path.read_text())
+        same_venv = official_score_of(official_python, path, human)
         diff, n_rows, same = compare(official, ours)
         mine = json.loads((work / f"results-{mode}.json").read_text())["aoa"]
         exact = mine.get("exact") or {}
         t_mode = timings[f"nestling_{mode}_s"]
         print(f"| {mode} | {n_rows} | {same} | {diff:.2e} | {exact.get('rows', 0)} ({exact.get('words', 0)}) | "
-              f"{mine['score']!r} ({mine['n_words']}) | {mine['score'] == theirs['score']} | {t_mode:.1f} | "
+              f"{mine['score']!r} ({mine['n_words']}) | {same_venv!r} | {same_venv == theirs['score']} | {t_mode:.1f} | "
               f"{t_official / t_mode:.1f}x |")
-        failed |= diff >= 1e-4 or abs(mine["score"] - theirs["score"]) > 1e-12
+        failed |= diff >= 1e-4 or abs(mine["score"] - theirs["score"]) > 1e-12 or same_venv != theirs["score"]
     if failed:
         sys.exit("parity FAILED")
 
