@@ -1,7 +1,11 @@
 """Parity and speed: the official AoA_word code (causal backend) against nestling's strict-full AoA.
 
     .venv/bin/python benchmarks/bench_aoa_parity.py --official-python .venv-official/bin/python \\
-        [--run RUN] [--revisions 6] [--words 100] [--threads 2]
+        [--run RUN] [--revisions 6] [--words 100] [--threads 2] [--modes fast,exact] [--reuse-official]
+
+``--modes``: nestling's default (fast path + the words whose fit counts rescored with the official
+arithmetic) and/or ``exact`` (``--aoa-exact``, every row). ``--reuse-official`` keeps a finished
+``--work`` folder's official output and recorded time (the official side takes ~21 minutes).
 
 Both sides score the same revisions of one run on the same cdi_childes.json / cdi_human.csv
 fixture (tests/evaluation/aoa_fixtures.py, the official formats; ``--words 401`` gives the real
@@ -18,9 +22,11 @@ file's 8,005 rows):
 - nestling: ``nestling eval RUN --suite strict-full --eval-root ROOT`` (ROOT holds only
   full_eval/aoa, so AoA is all it scores).
 
-Reported: the largest per-row surprisal difference (rows matched by step, word and context id;
-must be < 1e-4), both final scores (must be identical), and each side's whole-command wall-clock
-(process start, model loads, scoring, fitting) with the ratio official / nestling.
+Reported per mode: rows bit-identical and the largest per-row surprisal difference (rows matched by
+step, word and context id; must be < 1e-4), the final scores, the official evaluator's score of
+nestling's rows under ``--official-python`` (must equal the official score: the last ulp follows the
+scipy/numpy versions), and each side's whole-command wall-clock (process start, model loads,
+scoring, fitting) with the ratio official / nestling.
 
 Without ``--run``, a demo-llama-shaped model (bench_eval.build_bench_model's shape) is trained on UD
 English and saved every ``--steps-per-revision`` steps as chck_1M, chck_2M, ... so the
