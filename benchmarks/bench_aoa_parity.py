@@ -4,7 +4,7 @@
         [--run RUN] [--revisions 6] [--words 100] [--threads 2] [--modes fast,exact] [--reuse-official]
 
 ``--modes``: nestling's default (fast path + the words whose fit counts rescored with the official
-arithmetic) and/or ``exact`` (``--aoa-exact``, every row). ``--reuse-official`` keeps a finished
+arithmetic) and/or ``exact`` (``--aoa-exact all``, every row). ``--reuse-official`` keeps a finished
 ``--work`` folder's official output and recorded time (the official side takes ~21 minutes).
 
 Both sides score the same revisions of one run on the same cdi_childes.json / cdi_human.csv
@@ -192,7 +192,7 @@ def main() -> None:
             recorded["official_s"] = timed([args.official_python, "-c", DRIVER, str(run), str(aoa / "cdi_childes.json"),
                                             str(aoa / "cdi_human.csv"), str(out_official)], OFFICIAL, env)
         for mode in modes:
-            flags = ["--aoa-exact"] if mode == "exact" else []
+            flags = ["--aoa-exact", "all"] if mode == "exact" else []
             recorded[f"nestling_{mode}_s"] = timed(
                 [sys.executable, "-m", "nestling", "eval", str(run), "--suite", "strict-full", "--eval-root", str(root),
                  "--submission", str(sub / mode), "--out", str(work / f"results-{mode}.json"), "--device", "cpu",

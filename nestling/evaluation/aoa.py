@@ -374,10 +374,17 @@ def aoa_section(rows: list[dict], human_path: Path | None, contexts_path: Path, 
     return {**section, "score": scored["score"], "n_words": scored["n_words"], "p_value": scored["p_value"]}
 
 
+# How the AoA rows are scored (`nestling eval --aoa-exact`): "rescue" (the default: fast, then the
+# words of `exact_words` with the official arithmetic), "all" (every row so), "off" (fast only).
+AOA_EXACT_MODES = ("rescue", "all", "off")
+
+
 def exact_counts(mode: str, rows: list[dict], words: dict[str, list[str]] | None = None) -> dict:
-    """What took the official arithmetic: ``mode`` "all" (every row) or "rescue" (`exact_words`)."""
-    if mode == "all":
-        return {"mode": "all", "words": len({r["target_word"] for r in rows}), "rows": len(rows)}
+    """What took the official arithmetic under ``mode`` (`AOA_EXACT_MODES`; "rescue": ``words`` = `exact_words`)."""
+    if mode != "rescue":
+        every = mode == "all"
+        return {"mode": mode, "words": len({r["target_word"] for r in rows}) if every else 0,
+                "rows": len(rows) if every else 0}
     chosen = set(words["kept"]) | set(words["sensitive"])
     return {"mode": "rescue", "words": len(chosen), "kept_words": len(words["kept"]),
             "sensitive_words": len(words["sensitive"]), "rows": sum(r["target_word"] in chosen for r in rows),

@@ -32,7 +32,7 @@ revision, ``main``)::
     aoa:          {"schema_version": 1, "metric": "pearson_r", "score": r | null (no cdi_human.csv),
                    "n_words": words fitted on both sides, "p_value", "revisions": [chck_* scored],
                    "rows_per_revision", "mean_surprisal": {REV: nats}, "n_nan", "contexts", "human",
-                   "exact": {"mode": "all", "words", "rows"} (--aoa-exact) | {"mode": "rescue", "words",
+                   "exact": {"mode": "all" | "off", "words", "rows"} (--aoa-exact all|off) | {"mode": "rescue", "words",
                    "kept_words", "sensitive_words", "rows", "tolerance", "draws"} | null (no cdi_human.csv)}
                    (nestling.evaluation.aoa; the surprisals go to the submission's AoA_word/surprisal.json)
 
@@ -239,11 +239,12 @@ def suite_curve(revision_results: dict[str, dict]) -> list[dict]:
 def run_suite(target: str | Path, suite: str, root: str | Path | None = None, *, revisions: str | list[str] = "all",
               batch_size: int = 64, max_tokens: int = 16384, device: str = "auto", precision: str = "fp32",
               seed: int = 0, progress: bool = True, submission_dir: str | Path | None = None,
-              log=None, trust_remote_code: bool = False, aoa_exact: bool = False) -> dict:
+              log=None, trust_remote_code: bool = False, aoa_exact: str = "rescue") -> dict:
     """Run a strict suite on a model folder or every revision of a run; returns the results dict.
 
-    ``aoa_exact``: every AoA row with the official arithmetic; otherwise the fast path, and the words
-    whose fit decides the score rescored that way (`nestling.evaluation.aoa.exact_words`).
+    ``aoa_exact`` (`AOA_EXACT_MODES`): "rescue" = the fast path, then the words whose fit decides the
+    score rescored with the official arithmetic (`nestling.evaluation.aoa.exact_words`); "all" = every
+    AoA row with the official arithmetic; "off" = the fast path only.
 
     Writes nothing but the official submission files under ``submission_dir`` when given.
     ``log`` (default: print to stderr) receives one line per skipped (missing) task.
@@ -276,7 +277,7 @@ def run_suite(target: str | Path, suite: str, root: str | Path | None = None, *,
               "eval_root": str(root), "missing": missing, "revisions": per_revision,
               "learning_curve": suite_curve(per_revision)}
     if aoa_rows:
-        exact = (exact_counts("all", aoa_rows) if aoa_exact else
+        exact = (exact_counts(aoa_exact, aoa_rows) if aoa_exact != "rescue" else
                  rescue_aoa_rows(plan, aoa_rows, aoa_files[1], device=device, trust_remote_code=trust_remote_code))
         result["aoa"] = aoa_section(aoa_rows, aoa_files[1], aoa_files[0], exact)
     if submission_dir is not None:
@@ -305,7 +306,7 @@ def rescue_aoa_rows(plan: dict, rows: list[dict], human_path: Path | None, *, de
 
 
 def evaluate_plan(target: Path, suite: str, plan: dict, data: dict, aoa_words: list | None, *, submission_dir,
-                  device: str, seed: int, trust_remote_code: bool, aoa_exact: bool = False,
+                  device: str, seed: int, trust_remote_code: bool, aoa_exact: str = "rescue",
                   **options) -> tuple[dict, list[dict]]:
     """({revision: result}, AoA surprisal rows): each revision loaded once, its tasks and AoA scored."""
     from nestling.evaluation.aoa import revision_rows
@@ -321,7 +322,7 @@ def evaluate_plan(target: Path, suite: str, plan: dict, data: dict, aoa_words: l
         tasks, predictions = ({}, {}) if not data[group] else evaluate_revision(model, tokenizer, data[group],
                                                                                 seed=seed, **options)
         if aoa_words is not None and is_revision_name(rev):
-            aoa_rows += revision_rows(model, tokenizer, rev, aoa_words, exact=aoa_exact, **options)
+            aoa_rows += revision_rows(model, tokenizer, rev, aoa_words, exact=aoa_exact == "all", **options)
         del model
         per_revision[rev] = {
             "schema_version": SCHEMA_VERSION, "model": str(target), "revision": rev,
@@ -346,8 +347,8 @@ def _exact_note(aoa: dict) -> str:
     exact = aoa.get("exact")
     if not exact:
         return ""
-    if exact["mode"] == "all":
-        return "; every row with the official arithmetic"
+    if exact["mode"] != "rescue":
+        return "; every row with the official arithmetic" if exact["mode"] == "all" else "; fast rows only"
     return (f"; {exact['words']} words ({exact['rows']} rows) rescored with the official arithmetic "
             f"({exact['kept_words']} scored, {exact['sensitive_words']} with a fit sensitive at {exact['tolerance']:g} nats)")
 

@@ -168,7 +168,7 @@ def test_aoa_exact_scores_every_row_with_the_official_arithmetic(tiny_model_dir,
     root = build_aoa_root(tmp_path / "evaluation_data", n_words=6, contexts_per_word=3, last_word_contexts=2)
     run = build_learning_run(tmp_path / "run", tiny_model_dir, ["chck_1M"])
     result = run_suite(run, "strict-full", root, device="cpu", progress=False, log=lambda _: None,
-                       submission_dir=tmp_path / "sub", aoa_exact=True)
+                       submission_dir=tmp_path / "sub", aoa_exact="all")
     rows = json.loads(aoa_path(tmp_path / "sub", "run").read_text())["results"]
     assert result["aoa"]["exact"] == {"mode": "all", "words": 6, "rows": len(rows)}
     model, tokenizer = load_model(run / "checkpoints" / "chck_1M", device="cpu")
