@@ -167,6 +167,8 @@ def main() -> None:
                         help="re-read a finished --work folder (its timings.json) instead of running both sides")
     parser.add_argument("--reuse-official", action="store_true",
                         help="keep --work's official/ output and its recorded official_s; run only nestling")
+    parser.add_argument("--exact-revision", help="only check the official arithmetic on every row of this revision "
+                        "against --work's official file (bit-identical rows, time), without a whole nestling run")
     parser.add_argument("--modes", default="fast", help="nestling runs, comma-separated: fast (the default "
                         "rescue: fast path + the words whose fit counts rescored exactly), exact (--aoa-exact)")
     args = parser.parse_args()
@@ -184,6 +186,8 @@ def main() -> None:
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     out_official, sub = work / "official", work / "nestling"
     timings = work / "timings.json"
+    if args.exact_revision:
+        return exact_revision(work, run, aoa / "cdi_childes.json", args.exact_revision)
     recorded = json.loads(timings.read_text()) if timings.is_file() else {}
     modes = args.modes.split(",")
     if not args.compare_only:
@@ -199,6 +203,24 @@ def main() -> None:
                  "--trust-remote-code", *flags], REPO, {**env, "PYTHONPATH": str(REPO)})
             timings.write_text(json.dumps(recorded))
     report(work, run, aoa / "cdi_human.csv", recorded, modes, args.official_python)
+
+
+def exact_revision(work: Path, run: Path, contexts: Path, revision: str) -> None:
+    """Every row of one revision with `official_surprisal`: rows bit-identical to the official file, time."""
+    from nestling.evaluation.aoa import exact_word_surprisals, load_contexts
+    from nestling.evaluation.evaluate import load_model
+
+    official = json.loads((work / "official" / "surprisal.json").read_text())["results"]
+    theirs = {(r["target_word"], r["context_id"]): r["surprisal"] for r in official if r["step"] == revision}
+    words = load_contexts(contexts)
+    start = time.perf_counter()
+    model, tokenizer = load_model(run / "checkpoints" / revision, device="cpu", trust_remote_code=True)
+    values = exact_word_surprisals(model, tokenizer, words)
+    seconds = time.perf_counter() - start
+    keys = [(word, n) for word, found in words for n in range(len(found))]
+    same = sum(theirs[k] == v for k, v in zip(keys, values))
+    diff = max(abs(theirs[k] - v) for k, v in zip(keys, values))
+    print(f"{revision}: {same}/{len(keys)} rows bit-identical, max abs diff {diff:.3g} nats, {seconds:.1f} s (load + rows)")
 
 
 def official_score_of(official_python: str, surprisal: Path, human: Path) -> float:
