@@ -249,10 +249,12 @@ def run_suite(target: str | Path, suite: str, root: str | Path | None = None, *,
     Writes nothing but the official submission files under ``submission_dir`` when given.
     ``log`` (default: print to stderr) receives one line per skipped (missing) task.
     """
-    from nestling.evaluation.aoa import aoa_section, exact_counts, load_contexts, surprisal_file
+    from nestling.evaluation.aoa import AOA_EXACT_MODES, aoa_section, exact_counts, load_contexts, surprisal_file
     from nestling.evaluation.results import SCHEMA_VERSION
     from nestling.evaluation.submission import finish_full_submission
 
+    if aoa_exact not in AOA_EXACT_MODES:
+        raise UserError(f"aoa_exact: expected one of {', '.join(AOA_EXACT_MODES)}, got {aoa_exact!r}")
     log = log or (lambda line: print(line, file=sys.stderr))
     target = Path(target)
     if not target.exists():
