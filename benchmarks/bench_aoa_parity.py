@@ -96,7 +96,8 @@ SCORE_DRIVER = r'''
 import json, pathlib, sys
 sys.path.insert(0, str(pathlib.Path.cwd() / "evaluation_pipeline"))
 from utils import AoAEvaluator
-print(repr(AoAEvaluator(sys.argv[2]).compute_curve_fitness(json.loads(pathlib.Path(sys.argv[1]).read_text()))["curve_fitness"]))
+rows = json.loads(pathlib.Path(sys.argv[1]).read_text())
+print(repr(AoAEvaluator(sys.argv[2]).compute_curve_fitness(rows)["curve_fitness"]))
 '''
 
 
@@ -220,7 +221,8 @@ def exact_revision(work: Path, run: Path, contexts: Path, revision: str) -> None
     keys = [(word, n) for word, found in words for n in range(len(found))]
     same = sum(theirs[k] == v for k, v in zip(keys, values))
     diff = max(abs(theirs[k] - v) for k, v in zip(keys, values))
-    print(f"{revision}: {same}/{len(keys)} rows bit-identical, max abs diff {diff:.3g} nats, {seconds:.1f} s (load + rows)")
+    print(f"{revision}: {same}/{len(keys)} rows bit-identical, max abs diff {diff:.3g} nats, "
+          f"{seconds:.1f} s (load + rows)")
 
 
 def official_score_of(official_python: str, surprisal: Path, human: Path) -> float:
@@ -257,7 +259,8 @@ def report(work: Path, run: Path, human: Path, timings: dict, modes: list[str], 
         exact = mine.get("exact") or {}
         t_mode = timings[f"nestling_{mode}_s"]
         print(f"| {mode} | {n_rows} | {same} | {diff:.2e} | {exact.get('rows', 0)} ({exact.get('words', 0)}) | "
-              f"{mine['score']!r} ({mine['n_words']}) | {same_venv!r} | {same_venv == theirs['score']} | {t_mode:.1f} | "
+              f"{mine['score']!r} ({mine['n_words']}) | {same_venv!r} | {same_venv == theirs['score']} | "
+              f"{t_mode:.1f} | "
               f"{t_official / t_mode:.1f}x |")
         failed |= diff >= 1e-4 or abs(mine["score"] - theirs["score"]) > 1e-12 or same_venv != theirs["score"]
     if failed:

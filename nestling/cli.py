@@ -294,9 +294,9 @@ def build_parser() -> Parser:
     p.add_argument("--check", action="store_true",
                    help="with --suite strict-full: list what the submission folder lacks (task x revision), evaluate nothing")
     p.add_argument("--aoa-exact", choices=AOA_EXACT_MODES, default="rescue",
-                   help="with --suite strict-full: AoA rows with the official batch-of-one arithmetic: rescue (default) "
-                        "= only the words whose fit decides the score, all = every row (official speed), off = none "
-                        "(fast; the score may move with the ill-conditioned official fit), see docs/aoa.md")
+                   help="with --suite strict-full: AoA rows with the official batch-of-one arithmetic: rescue "
+                        "(default) = only the words whose fit decides the score, all = every row (official speed), "
+                        "off = none (fast; the score may move with the ill-conditioned official fit), see docs/aoa.md")
     p.add_argument("--task-format", default="auto")
     p.add_argument("--group-by", help="grouping key of a generic sentence_good/sentence_bad file")
     p.add_argument("--fast", action="store_true", help="official fast subsets")

@@ -352,7 +352,8 @@ def _exact_note(aoa: dict) -> str:
     if exact["mode"] != "rescue":
         return "; every row with the official arithmetic" if exact["mode"] == "all" else "; fast rows only"
     return (f"; {exact['words']} words ({exact['rows']} rows) rescored with the official arithmetic "
-            f"({exact['kept_words']} scored, {exact['sensitive_words']} with a fit sensitive at {exact['tolerance']:g} nats)")
+            f"({exact['kept_words']} scored, {exact['sensitive_words']} with a fit sensitive at "
+            f"{exact['tolerance']:g} nats)")
 
 
 def format_suite_table(result: dict) -> str:
