@@ -16,6 +16,7 @@ from nestling import launch
 from nestling.data.cleaning import FORMATS
 from nestling.errors import RunStopped, UserError
 from nestling.evaluation import multilingual
+from nestling.evaluation.aoa import AOA_EXACT_MODES
 from nestling.evaluation.finetune import tasks as finetune_tasks
 from nestling.recipe import choices, default
 
@@ -147,7 +148,7 @@ def cmd_eval(args) -> None:
         print(evaluate_suite_path(args.model, suite, args.eval_root or root, out=args.out,
                                   submission=args.submission, revisions=args.revisions,
                                   batch_size=args.batch_size, device=args.device,
-                                  trust_remote_code=args.trust_remote_code,
+                                  trust_remote_code=args.trust_remote_code, aoa_exact=args.aoa_exact,
                                   allow_tokenizer_mismatch=args.allow_tokenizer_mismatch))
         return
     print(evaluate_path(
@@ -304,6 +305,10 @@ def build_parser() -> Parser:
     p.add_argument("--submission", type=Path, help="folder for official prediction files (default <run>/submission)")
     p.add_argument("--check", action="store_true",
                    help="with --suite strict-full: list what the submission folder lacks (task x revision), evaluate nothing")
+    p.add_argument("--aoa-exact", choices=AOA_EXACT_MODES, default="rescue",
+                   help="with --suite strict-full: AoA rows with the official batch-of-one arithmetic: rescue "
+                        "(default) = only the words whose fit decides the score, all = every row (official speed), "
+                        "off = none (fast; the score may move with the ill-conditioned official fit), see docs/aoa.md")
     p.add_argument("--task-format", default="auto")
     p.add_argument("--group-by", help="grouping key of a generic sentence_good/sentence_bad file")
     p.add_argument("--fast", action="store_true", help="official fast subsets")

@@ -18,7 +18,10 @@ code is the reference, quirks included (docs/aoa.md lists them):
   children's AoA fitted from ``cdi_human.csv`` (proportions at 16..30 months, 50 % threshold).
 
 Speed: rows are deduplicated, rows that share a context run its tokens once (KV cache), the rest
-is batched by length (`nestling.evaluation.scoring.score_encoded`).
+is batched by length (`nestling.evaluation.scoring.score_encoded`). That agrees with the official
+batch-of-one arithmetic to ~1e-5 nats, not bit for bit, and the official per-word fit can jump with
+such differences; so the words whose fit decides the score are rescored with `official_surprisal`
+(the official arithmetic, bit for bit) before the final fit (`exact_words`, docs/aoa.md).
 """
 
 from __future__ import annotations
@@ -95,6 +98,55 @@ def word_surprisals(model, tokenizer, words: list[tuple[str, list[str]]], **scor
     return -sums[index] if len(rows) else np.zeros(0)
 
 
+def official_surprisal(model, tokenizer, context: str, word: str) -> float:
+    """One row as the official ``compute_surprisal_causal`` computes it, the same tensors in the same order.
+
+    One string per forward pass (batch of one, no padding), the full-vocabulary log_softmax at every
+    position, gather, the masked sum: bit-identical to the official file on the same torch.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    prefix, word = context.strip() + " ", word.strip()
+    text = prefix + word
+    encoded = tokenizer(text, return_offsets_mapping=True)
+    start = len(text) - len(word)
+    device = next(model.parameters()).device
+    tokens = torch.LongTensor(encoded["input_ids"]).to(device).unsqueeze(0)
+    attention = torch.LongTensor(encoded["attention_mask"]).to(device).unsqueeze(0)[:, :-1]
+    phrase = torch.LongTensor([int(end > start) for _, end in encoded["offset_mapping"]]).to(device).unsqueeze(0)
+    with torch.no_grad():
+        out = model(input_ids=tokens[:, :-1], attention_mask=attention)
+        logits = out[0] if isinstance(out, tuple) else out["logits"]
+        log_probs = F.log_softmax(logits, dim=-1)
+        target = torch.gather(log_probs, -1, tokens[:, 1:].unsqueeze(-1)).squeeze(-1)
+        return -torch.sum(target * phrase[:, 1:], dim=1)[0].item()
+
+
+def exact_word_surprisals(model, tokenizer, words: list[tuple[str, list[str]]]) -> np.ndarray:
+    """`word_surprisals` with the official arithmetic (`official_surprisal`), each distinct string once."""
+    cache: dict[tuple[str, str], float] = {}
+    return np.array([_cached_exact(model, tokenizer, context, word, cache)
+                     for word, contexts in words for context in contexts], dtype=np.float64)
+
+
+def _cached_exact(model, tokenizer, context: str, word: str, cache: dict) -> float:
+    # The same string gives the same bits: compute each distinct (context, word) once.
+    key = (context.strip(), word.strip())
+    if key not in cache:
+        cache[key] = official_surprisal(model, tokenizer, context, word)
+    return cache[key]
+
+
+def rescore_exact(model, tokenizer, rows: list[dict], words: set[str]) -> int:
+    """Replace, in place, the surprisal of ``rows`` (one revision's) of ``words`` by the official arithmetic's."""
+    cache: dict[tuple[str, str], float] = {}
+    chosen = [r for r in rows if r["target_word"] in words]
+    for r in chosen:
+        r["surprisal"] = _cached_exact(model, tokenizer, r["context"], r["target_word"], cache)
+    return len(chosen)
+
+
 def surprisal_rows(revision: str, word_count: int, words: list[tuple[str, list[str]]],
                    surprisals: np.ndarray) -> list[dict]:
     """One revision's rows of the official surprisal.json, in the official order."""
@@ -151,29 +203,39 @@ def model_aoa(steps: np.ndarray, surprisals: np.ndarray) -> float | None:
 
     Halfway between log2(300000) and the minimum surprisal, as the official code (bits against nats).
     """
-    from scipy.optimize import curve_fit
+    return _model_fit(steps, surprisals)[0]
+
+
+def _model_fit(steps: np.ndarray, surprisals: np.ndarray) -> tuple[float | None, bool]:
+    """(`model_aoa`, whether curve_fit converged without a warning)."""
+    import warnings
+
+    from scipy.optimize import OptimizeWarning, curve_fit
 
     if len(surprisals) < 3:
-        return None
+        return None, True
     valid = ~np.isnan(surprisals)
     if not np.any(valid):
-        return None
+        return None, True
     steps, surprisals = steps[valid], surprisals[valid]
     threshold = RANDOM_CHANCE_SURPRISAL - 0.5 * (RANDOM_CHANCE_SURPRISAL - np.min(surprisals))
     rising = -surprisals
     log_steps = np.log10(steps + 1)
     guess = [np.max(rising) - np.min(rising), 1.0, np.mean(log_steps), np.min(rising)]
-    try:
-        popt, _ = curve_fit(_sigmoid, log_steps, rising, p0=guess, maxfev=1000)
-    except (RuntimeError, ValueError, TypeError) as err:
-        log.debug("model sigmoid fit failed: %s", err)
-        return None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", OptimizeWarning)
+        try:
+            popt, _ = curve_fit(_sigmoid, log_steps, rising, p0=guess, maxfev=1000)
+        except (RuntimeError, ValueError, TypeError) as err:
+            log.debug("model sigmoid fit failed: %s", err)
+            return None, False
+    clean = not any(issubclass(w.category, OptimizeWarning) for w in caught)
     log_aoa = _crossing(*popt, -threshold)
     if log_aoa is None:
-        return None
+        return None, clean
     # The official bounds check uses the first and last rows' steps (rows are in step order).
     words = 10 ** log_aoa - 1
-    return None if words < steps[0] or words > steps[-1] else log_aoa
+    return (None if words < steps[0] or words > steps[-1] else log_aoa), clean
 
 
 _STEP_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMB]?)", re.IGNORECASE)
@@ -203,13 +265,8 @@ def read_human(path: str | Path):
     return human
 
 
-def aoa_score(rows: list[dict], human) -> dict:
-    """Pearson r between model and child AoA over the words both fit (official ``compute_curve_fitness``).
-
-    ``rows``: surprisal.json results; ``human``: `read_human`'s DataFrame. Fewer than 3 words: r = 0.
-    """
-    from scipy.stats import pearsonr
-
+def _word_curves(rows: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{word: (steps as words seen, surprisals)} in row order; rows whose step names no count are left out."""
     curves: dict[str, tuple[list[float], list[float]]] = {}
     for row in rows:
         step = step_words(row["step"])
@@ -217,19 +274,37 @@ def aoa_score(rows: list[dict], human) -> dict:
             steps, surprisals = curves.setdefault(row["target_word"], ([], []))
             steps.append(step)
             surprisals.append(float(row["surprisal"]))
+    return {w: (np.array(s), np.array(v)) for w, (s, v) in curves.items()}
+
+
+def _child_aoas(words, human) -> dict[str, float]:
+    """{word: children's AoA} for the words in ``words`` whose first CDI row fits (the only ones scored)."""
     columns = [str(a) for a in CHILD_AGES if str(a) in human.columns]
     ages, proportions = np.array([int(c) for c in columns]), human[columns].values
-    words, model_aoas, child_aoas = [], [], []
-    for word, (steps, surprisals) in curves.items():
+    out = {}
+    for word in words:
         matches = np.where(human["word"] == word)[0]
-        if not len(matches):
-            continue
-        child = child_aoa(ages, proportions[matches[0]])
-        model = None if child is None else model_aoa(np.array(steps), np.array(surprisals))
+        child = child_aoa(ages, proportions[matches[0]]) if len(matches) else None
+        if child is not None:
+            out[word] = float(child)
+    return out
+
+
+def aoa_score(rows: list[dict], human) -> dict:
+    """Pearson r between model and child AoA over the words both fit (official ``compute_curve_fitness``).
+
+    ``rows``: surprisal.json results; ``human``: `read_human`'s DataFrame. Fewer than 3 words: r = 0.
+    """
+    from scipy.stats import pearsonr
+
+    curves = _word_curves(rows)
+    words, model_aoas, child_aoas = [], [], []
+    for word, child in _child_aoas(curves, human).items():
+        model = model_aoa(*curves[word])
         if model is not None:
             words.append(word)
             model_aoas.append(float(model))
-            child_aoas.append(float(child))
+            child_aoas.append(child)
     if len(words) < 3:
         return {"score": 0.0, "n_words": len(words), "p_value": None, "words": words}
     r, p = pearsonr(model_aoas, child_aoas)
@@ -237,15 +312,54 @@ def aoa_score(rows: list[dict], human) -> dict:
             "model_aoa": model_aoas, "child_aoa": child_aoas}
 
 
-def revision_rows(model, tokenizer, revision: str, words: list[tuple[str, list[str]]], **score_kwargs) -> list[dict]:
-    """surprisal.json rows of one loaded revision (``word_count`` from its name, as the official steps)."""
+# Rows move by up to this (nats) when refitting a word to test its fit: 10x the fast path's largest
+# measured difference from the official arithmetic (7.6e-6, BENCHMARKS.md).
+EXACT_TOLERANCE = 1e-4
+EXACT_DRAWS = 4
+
+
+def exact_words(rows: list[dict], human, tolerance: float = EXACT_TOLERANCE, draws: int = EXACT_DRAWS,
+                seed: int = 0) -> dict[str, list[str]]:
+    """The words whose rows need the official arithmetic for the official score, bit for bit.
+
+    Only words with a children's AoA can count. ``kept``: their fit on these rows enters the score,
+    so its value must come from the official bits. ``sensitive``: dropped here, but a fit that warns
+    or fails, or that keeps the word once the rows move by +-``tolerance`` (``draws`` random sign
+    patterns), says the official bits could keep it.
+    """
+    curves = _word_curves(rows)
+    rng = np.random.default_rng(seed)
+    kept, sensitive = [], []
+    for word in _child_aoas(curves, human):
+        steps, surprisals = curves[word]
+        aoa, clean = _model_fit(steps, surprisals)
+        if aoa is not None:
+            kept.append(word)
+        elif not clean or any(_moved_fit_counts(steps, surprisals + tolerance * rng.choice([-1.0, 1.0], len(steps)))
+                              for _ in range(draws)):
+            sensitive.append(word)
+    return {"kept": kept, "sensitive": sensitive}
+
+
+def _moved_fit_counts(steps: np.ndarray, surprisals: np.ndarray) -> bool:
+    aoa, clean = _model_fit(steps, surprisals)
+    return aoa is not None or not clean
+
+
+def revision_rows(model, tokenizer, revision: str, words: list[tuple[str, list[str]]], *, exact: bool = False,
+                  **score_kwargs) -> list[dict]:
+    """surprisal.json rows of one loaded revision (``word_count`` from its name, as the official steps).
+
+    ``exact``: every row with the official arithmetic (`exact_word_surprisals`) instead of the fast path.
+    """
     words_seen = step_words(revision)
-    surprisals = word_surprisals(model, tokenizer, words, **score_kwargs)
+    surprisals = (exact_word_surprisals(model, tokenizer, words) if exact
+                  else word_surprisals(model, tokenizer, words, **score_kwargs))
     return surprisal_rows(revision, int(words_seen) if words_seen is not None else None, words, surprisals)
 
 
-def aoa_section(rows: list[dict], human_path: Path | None, contexts_path: Path) -> dict:
-    """The results.json "aoa" section (schema in nestling.evaluation.suites)."""
+def aoa_section(rows: list[dict], human_path: Path | None, contexts_path: Path, exact: dict | None = None) -> dict:
+    """The results.json "aoa" section (schema in nestling.evaluation.suites); ``exact``: `exact_counts`."""
     revisions = list(dict.fromkeys(r["step"] for r in rows))
     surprisals = np.array([r["surprisal"] for r in rows], dtype=np.float64)
     section = {"schema_version": 1, "metric": "pearson_r", "contexts": str(contexts_path),
@@ -253,8 +367,25 @@ def aoa_section(rows: list[dict], human_path: Path | None, contexts_path: Path) 
                "rows_per_revision": len(rows) // max(1, len(revisions)),
                "mean_surprisal": {rev: float(np.nanmean([r["surprisal"] for r in rows if r["step"] == rev]))
                                   for rev in revisions},
-               "n_nan": int(np.isnan(surprisals).sum())}
+               "n_nan": int(np.isnan(surprisals).sum()), "exact": exact}
     if human_path is None:
         return {**section, "score": None, "n_words": 0, "reason": f"{HUMAN_FILE} not found"}
     scored = aoa_score(rows, read_human(human_path))
     return {**section, "score": scored["score"], "n_words": scored["n_words"], "p_value": scored["p_value"]}
+
+
+# How the AoA rows are scored (`nestling eval --aoa-exact`): "rescue" (the default: fast, then the
+# words of `exact_words` with the official arithmetic), "all" (every row so), "off" (fast only).
+AOA_EXACT_MODES = ("rescue", "all", "off")
+
+
+def exact_counts(mode: str, rows: list[dict], words: dict[str, list[str]] | None = None) -> dict:
+    """What took the official arithmetic under ``mode`` (`AOA_EXACT_MODES`; "rescue": ``words`` = `exact_words`)."""
+    if mode != "rescue":
+        every = mode == "all"
+        return {"mode": mode, "words": len({r["target_word"] for r in rows}) if every else 0,
+                "rows": len(rows) if every else 0}
+    chosen = set(words["kept"]) | set(words["sensitive"])
+    return {"mode": "rescue", "words": len(chosen), "kept_words": len(words["kept"]),
+            "sensitive_words": len(words["sensitive"]), "rows": sum(r["target_word"] in chosen for r in rows),
+            "tolerance": EXACT_TOLERANCE, "draws": EXACT_DRAWS}

@@ -31,7 +31,9 @@ revision, ``main``)::
 
     aoa:          {"schema_version": 1, "metric": "pearson_r", "score": r | null (no cdi_human.csv),
                    "n_words": words fitted on both sides, "p_value", "revisions": [chck_* scored],
-                   "rows_per_revision", "mean_surprisal": {REV: nats}, "n_nan", "contexts", "human"}
+                   "rows_per_revision", "mean_surprisal": {REV: nats}, "n_nan", "contexts", "human",
+                   "exact": {"mode": "all" | "off", "words", "rows"} (--aoa-exact all|off) | {"mode": "rescue", "words",
+                   "kept_words", "sensitive_words", "rows", "tolerance", "draws"} | null (no cdi_human.csv)}
                    (nestling.evaluation.aoa; the surprisals go to the submission's AoA_word/surprisal.json)
 
     accuracy task: nestling's aggregate (by_uid, macro_acc with random ties, ...) + "kind",
@@ -239,16 +241,23 @@ def suite_curve(revision_results: dict[str, dict]) -> list[dict]:
 def run_suite(target: str | Path, suite: str, root: str | Path | None = None, *, revisions: str | list[str] = "all",
               batch_size: int = 64, max_tokens: int = 16384, device: str = "auto", precision: str = "fp32",
               seed: int = 0, progress: bool = True, submission_dir: str | Path | None = None,
-              log=None, trust_remote_code: bool = False, allow_tokenizer_mismatch: bool = False) -> dict:
+              log=None, trust_remote_code: bool = False, aoa_exact: str = "rescue",
+              allow_tokenizer_mismatch: bool = False) -> dict:
     """Run a strict suite on a model folder or every revision of a run; returns the results dict.
+
+    ``aoa_exact`` (`AOA_EXACT_MODES`): "rescue" = the fast path, then the words whose fit decides the
+    score rescored with the official arithmetic (`nestling.evaluation.aoa.exact_words`); "all" = every
+    AoA row with the official arithmetic; "off" = the fast path only.
 
     Writes nothing but the official submission files under ``submission_dir`` when given.
     ``log`` (default: print to stderr) receives one line per skipped (missing) task.
     """
-    from nestling.evaluation.aoa import aoa_section, load_contexts, surprisal_file
+    from nestling.evaluation.aoa import AOA_EXACT_MODES, aoa_section, exact_counts, load_contexts, surprisal_file
     from nestling.evaluation.results import SCHEMA_VERSION
     from nestling.evaluation.submission import finish_full_submission
 
+    if aoa_exact not in AOA_EXACT_MODES:
+        raise UserError(f"aoa_exact: expected one of {', '.join(AOA_EXACT_MODES)}, got {aoa_exact!r}")
     log = log or (lambda line: print(line, file=sys.stderr))
     target = Path(target)
     if not target.exists():
@@ -268,13 +277,16 @@ def run_suite(target: str | Path, suite: str, root: str | Path | None = None, *,
     options = dict(batch_size=batch_size, max_tokens=max_tokens, precision=precision, progress=progress)
     per_revision, aoa_rows = evaluate_plan(target, suite, plan, data, load_contexts(aoa_files[0]) if aoa_files else None,
                                            submission_dir=submission_dir, device=device, seed=seed,
-                                           trust_remote_code=trust_remote_code,
+                                           trust_remote_code=trust_remote_code, aoa_exact=aoa_exact,
                                            allow_tokenizer_mismatch=allow_tokenizer_mismatch, **options)
     result = {"schema_version": SCHEMA_VERSION, ("run" if is_run else "model"): str(target), "suite": suite,
               "eval_root": str(root), "missing": missing, "revisions": per_revision,
               "learning_curve": suite_curve(per_revision)}
     if aoa_rows:
-        result["aoa"] = aoa_section(aoa_rows, aoa_files[1], aoa_files[0])
+        exact = (exact_counts(aoa_exact, aoa_rows) if aoa_exact != "rescue" else
+                 rescue_aoa_rows(plan, aoa_rows, aoa_files[1], device=device, trust_remote_code=trust_remote_code,
+                                 allow_tokenizer_mismatch=allow_tokenizer_mismatch))
+        result["aoa"] = aoa_section(aoa_rows, aoa_files[1], aoa_files[0], exact)
     if submission_dir is not None:
         result["submission"] = str(submission_dir)
         if suite == "strict-full":
@@ -283,8 +295,27 @@ def run_suite(target: str | Path, suite: str, root: str | Path | None = None, *,
     return result
 
 
+def rescue_aoa_rows(plan: dict, rows: list[dict], human_path: Path | None, *, device: str,
+                    trust_remote_code: bool, allow_tokenizer_mismatch: bool = False) -> dict | None:
+    """Rescore, in place, the rows of `exact_words` with the official arithmetic; their counts."""
+    from nestling.evaluation.aoa import exact_counts, exact_words, read_human, rescore_exact
+    from nestling.evaluation.evaluate import load_model
+
+    if human_path is None:  # no score: nothing to make exact
+        return None
+    words = exact_words(rows, read_human(human_path))
+    chosen = set(words["kept"]) | set(words["sensitive"])
+    for rev in dict.fromkeys(r["step"] for r in rows) if chosen else ():
+        model, tokenizer = load_model(plan[rev][0], device=device, trust_remote_code=trust_remote_code,
+                                      allow_tokenizer_mismatch=allow_tokenizer_mismatch)
+        rescore_exact(model, tokenizer, [r for r in rows if r["step"] == rev], chosen)
+        del model
+    return exact_counts("rescue", rows, words)
+
+
 def evaluate_plan(target: Path, suite: str, plan: dict, data: dict, aoa_words: list | None, *, submission_dir,
-                  device: str, seed: int, trust_remote_code: bool, allow_tokenizer_mismatch: bool = False,
+                  device: str, seed: int, trust_remote_code: bool, aoa_exact: str = "rescue",
+                  allow_tokenizer_mismatch: bool = False,
                   **options) -> tuple[dict, list[dict]]:
     """({revision: result}, AoA surprisal rows): each revision loaded once, its tasks and AoA scored."""
     from nestling.evaluation.aoa import revision_rows
@@ -301,7 +332,7 @@ def evaluate_plan(target: Path, suite: str, plan: dict, data: dict, aoa_words: l
         tasks, predictions = ({}, {}) if not data[group] else evaluate_revision(model, tokenizer, data[group],
                                                                                 seed=seed, **options)
         if aoa_words is not None and is_revision_name(rev):
-            aoa_rows += revision_rows(model, tokenizer, rev, aoa_words, **options)
+            aoa_rows += revision_rows(model, tokenizer, rev, aoa_words, exact=aoa_exact == "all", **options)
         del model
         per_revision[rev] = {
             "schema_version": SCHEMA_VERSION, "model": str(target), "revision": rev,
@@ -322,6 +353,17 @@ def _cell(task: dict) -> str:
     return f"{100 * task['score']:.1f}"
 
 
+def _exact_note(aoa: dict) -> str:
+    exact = aoa.get("exact")
+    if not exact:
+        return ""
+    if exact["mode"] != "rescue":
+        return "; every row with the official arithmetic" if exact["mode"] == "all" else "; fast rows only"
+    return (f"; {exact['words']} words ({exact['rows']} rows) rescored with the official arithmetic "
+            f"({exact['kept_words']} scored, {exact['sensitive_words']} with a fit sensitive at "
+            f"{exact['tolerance']:g} nats)")
+
+
 def format_suite_table(result: dict) -> str:
     """Markdown: one row per revision, each task's official score (accuracy %, rho, reading dR2 %)."""
     revisions = result["revisions"]
@@ -337,7 +379,7 @@ def format_suite_table(result: dict) -> str:
     if aoa:
         score = "-" if aoa["score"] is None else f"{aoa['score']:.3f}"
         rows += ["", f"AoA (Pearson r, model vs child age of acquisition): {score} over {aoa['n_words']} words, "
-                 f"{len(aoa['revisions'])} revisions x {aoa['rows_per_revision']} contexts"]
+                 f"{len(aoa['revisions'])} revisions x {aoa['rows_per_revision']} contexts{_exact_note(aoa)}"]
     if result.get("missing"):
         rows += ["", "Skipped (missing under the evaluation root): "
                  + ", ".join(f"{m['task']} ({m['group']})" for m in result["missing"])]

@@ -60,7 +60,8 @@ def test_official_full_collation_and_results_accept_the_submission(tiny_model_di
         labels = [json.loads(line)["label"] for line in
                   (root / "full_eval" / "glue_filtered" / f"{task}.valid.jsonl").read_text().splitlines()]
         write_finetune_predictions(sub, "run", "final", task, [(y + i % 2) % 2 for i, y in enumerate(labels)])
-    report = evaluate_suite_path(run, "strict-full", root, device="cpu", progress=False)
+    # The fast AoA rows (no rescue): this test is about the files and the collation, not the exact path.
+    report = evaluate_suite_path(run, "strict-full", root, device="cpu", progress=False, aoa_exact="off")
     assert "AoA × chck_1M" not in report and "boolq" not in report.split("submission files:")[1]
     text, complete = check_submission(run)
     assert complete, text
