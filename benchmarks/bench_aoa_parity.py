@@ -48,6 +48,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.official_runs import bench_env, timed_run  # noqa: E402
+
 SHARED = REPO.parent / "shared"
 OFFICIAL = SHARED / "reference" / "babylm-eval" / "strict"
 
@@ -137,14 +139,6 @@ def build_learning_run(run: Path, text_file: Path, revisions: list[str], steps_p
     return run
 
 
-def timed(cmd: list[str], cwd: Path, env: dict) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd[:3])}...\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return time.perf_counter() - start
-
-
 def compare(official: dict, ours: dict) -> tuple[float, int, int]:
     """(max |surprisal difference|, rows matched, rows bit-identical); every row must have a partner."""
     key = lambda r: (r["step"], r["target_word"], r["context_id"])  # noqa: E731
@@ -184,7 +178,7 @@ def main() -> None:
     aoa = root / "full_eval" / "aoa"
     run = args.run or build_learning_run(work / "benchrun", SHARED / "data" / "corpora" / "ud_text" / "en_ewt_all.txt",
                                          milestone_names()[: args.revisions], args.steps_per_revision)
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = bench_env(args.threads)
     out_official, sub = work / "official", work / "nestling"
     timings = work / "timings.json"
     if args.exact_revision:
@@ -194,11 +188,11 @@ def main() -> None:
     if not args.compare_only:
         if not args.reuse_official:
             out_official.mkdir(exist_ok=True)
-            recorded["official_s"] = timed([args.official_python, "-c", DRIVER, str(run), str(aoa / "cdi_childes.json"),
+            recorded["official_s"] = timed_run([args.official_python, "-c", DRIVER, str(run), str(aoa / "cdi_childes.json"),
                                             str(aoa / "cdi_human.csv"), str(out_official)], OFFICIAL, env)
         for mode in modes:
             flags = ["--aoa-exact", "all"] if mode == "exact" else []
-            recorded[f"nestling_{mode}_s"] = timed(
+            recorded[f"nestling_{mode}_s"] = timed_run(
                 [sys.executable, "-m", "nestling", "eval", str(run), "--suite", "strict-full", "--eval-root", str(root),
                  "--submission", str(sub / mode), "--out", str(work / f"results-{mode}.json"), "--device", "cpu",
                  "--trust-remote-code", *flags], REPO, {**env, "PYTHONPATH": str(REPO)})

@@ -39,6 +39,8 @@ from statistics import mean
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from benchmarks.official_runs import bench_env  # noqa: E402
+
 SHARED = REPO.parent / "shared"
 GLUE = SHARED / "data" / "eval" / "babylm_2025" / "glue_filtered"
 STRICT = SHARED / "reference" / "babylm-eval" / "strict"
@@ -106,8 +108,7 @@ def main() -> None:
     # absolute (not resolved: a venv's python is a symlink to the base interpreter): the official code runs
     # from its own folder
     args.official_python = str(Path(args.official_python).absolute())
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads),
-           "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
+    env = bench_env(args.threads, TRANSFORMERS_VERBOSITY="error")
     with tempfile.TemporaryDirectory(prefix="bench-finetune-") as tmp:
         tmp = Path(tmp)
         data = make_data(tmp / "data", {("mnli", "train"): args.mnli_train, ("mnli", "valid"): args.mnli_valid,

@@ -29,17 +29,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.official_runs import bench_env, timed_run  # noqa: E402
 from nestling.evaluation.suites import FAST_TASKS, resolve_task_path  # noqa: E402
 
 SHARED = REPO.parent / "shared"
@@ -69,14 +67,6 @@ def materialise(src_root: Path, dest: Path, max_items: int) -> Path:
                 lines = [lines[math.floor(i * step)] for i in range(max_items)]
             (target / file.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return dest
-
-
-def timed_run(cmd: list[str], cwd: Path, env: dict) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return time.perf_counter() - start
 
 
 def official_scores(cp, base: Path, data: Path) -> tuple[dict, dict]:
@@ -132,8 +122,7 @@ def main() -> None:
     model = model.resolve()
     root = materialise(args.eval_root, work / "evaluation_data", args.max_items)
     data = root / "fast_eval"
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads),
-           "PYTHONPATH": str(REPO), "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
+    env = bench_env(args.threads, PYTHONPATH=str(REPO))
 
     # nestling first, then the official commands (same machine state for both as far as we can).
     nest_sub = work / "nestling_submission"

@@ -25,9 +25,9 @@ from nestling import cli
 from nestling.data import counting
 from nestling.recipe import dump_recipe, load_recipe
 from nestling.training import trainer
+from tests.cli_rows import PAIR, nestling_lines, prepare_argv, run_cli, text_file
 from tests.training.helpers import make_dataset, recipe
 
-PAIR = {"sentence_good": "the cat sat on the mat", "sentence_bad": "the cat sat mat on the", "UID": "u"}
 
 
 @dataclass
@@ -54,44 +54,31 @@ def _no_marker(tmp: Path) -> None:
     assert not (tmp / "marker").exists(), "the planted code ran"
 
 
-def _text(path: Path, lines: int = 20) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"the child saw {i} small birds today\n" for i in range(lines)))
-    return path
-
-
-def prepare(*langs: str, out: str = "ds") -> list[str]:
-    argv = ["data", "prepare", "--track", "strict-small", "--out", out]
-    for lang in langs:
-        argv += ["--lang", lang]
-    return argv
-
-
 def same_file_twice(tmp, fx, mp):
-    _text(tmp / "a.txt")
-    return prepare("eng=a.txt", "eng=a.txt")
+    text_file(tmp / "a.txt")
+    return prepare_argv("eng=a.txt", "eng=a.txt")
 
 
 def file_and_its_folder(tmp, fx, mp):
-    _text(tmp / "corpus" / "a.txt")
-    return prepare("eng=corpus/a.txt", "en=corpus")
+    text_file(tmp / "corpus" / "a.txt")
+    return prepare_argv("eng=corpus/a.txt", "en=corpus")
 
 
 def empty_path(tmp, fx, mp):
-    _text(tmp / "a.txt")
-    return prepare("eng=")
+    text_file(tmp / "a.txt")
+    return prepare_argv("eng=")
 
 
 def out_is_a_file(tmp, fx, mp):
-    _text(tmp / "a.txt")
+    text_file(tmp / "a.txt")
     (tmp / "out.txt").write_text("keep me\n")
-    return prepare("eng=a.txt", out="out.txt")
+    return prepare_argv("eng=a.txt", out="out.txt")
 
 
 def self_symlink(tmp, fx, mp):
-    _text(tmp / "corpus" / "a.txt")
+    text_file(tmp / "corpus" / "a.txt")
     (tmp / "corpus" / "loop.txt").symlink_to("loop.txt")
-    return prepare("eng=corpus")
+    return prepare_argv("eng=corpus")
 
 
 def self_symlink_listed(tmp):
@@ -101,13 +88,13 @@ def self_symlink_listed(tmp):
 
 
 def linked_folders(tmp, fx, mp):
-    _text(tmp / "Brown" / "Adam" / "adam.txt")
-    _text(tmp / "Brown" / "Sarah" / "sarah.txt")
-    _text(tmp / "corpus" / "plain.txt")
+    text_file(tmp / "Brown" / "Adam" / "adam.txt")
+    text_file(tmp / "Brown" / "Sarah" / "sarah.txt")
+    text_file(tmp / "corpus" / "plain.txt")
     (tmp / "corpus" / "Adam").symlink_to(tmp / "Brown" / "Adam")
     (tmp / "corpus" / "Sarah").symlink_to(tmp / "Brown" / "Sarah")
     (tmp / "corpus" / "Sarah" / "again").symlink_to(tmp / "corpus")  # a loop: walked once
-    return prepare("eng=corpus")
+    return prepare_argv("eng=corpus")
 
 
 def linked_folders_read(tmp):
@@ -118,8 +105,8 @@ def linked_folders_read(tmp):
 
 def over_budget(tmp, fx, mp):
     mp.setitem(counting.TRACKS, "strict-small", counting.Track("strict-small", 50, "total"))
-    _text(tmp / "a.txt")
-    return prepare("eng=a.txt")
+    text_file(tmp / "a.txt")
+    return prepare_argv("eng=a.txt")
 
 
 def train_debug(*sets: str):
@@ -332,7 +319,7 @@ def _mixed_chat(tmp: Path) -> Path:
 def mixed_chat(*extra: str, path: str = "childes.train"):
     def setup(tmp, fx, mp):
         _mixed_chat(tmp)
-        return [*prepare(f"eng={path}"), *extra]
+        return [*prepare_argv(f"eng={path}"), *extra]
     return setup
 
 
@@ -355,9 +342,9 @@ def recipe_sources_mixed_chat(tmp, fx, mp):
 
 
 def malformed_tokenizer_json(tmp, fx, mp):
-    _text(tmp / "a.txt", lines=50)
+    text_file(tmp / "a.txt", lines=50)
     mp.chdir(tmp)
-    cli.main(prepare("eng=a.txt"))
+    cli.main(prepare_argv("eng=a.txt"))
     cli.main(["tokenizer", "train", "ds", "--vocab-size", "300"])
     (tmp / "ds" / "tokenizer" / "tokenizer.json").write_text('{"model": ')
     return ["data", "tokenize", "ds", "--workers", "1"]
@@ -518,17 +505,10 @@ def test_bad_input(name, fx, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(work)
     before = _tree(work)
     kept = {name: (work / name).read_bytes() for name in row.unchanged}
-    capsys.readouterr()
-    try:
-        cli.main(argv)
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
+    code, err = run_cli(argv, capsys)
     assert code == row.code, err[-2000:]
     if row.code:
-        lines = [line for line in err.splitlines() if line.startswith("nestling")]
+        lines = nestling_lines(err)
         assert len(lines) == 1, err[-2000:]
         assert re.search(row.message, lines[0]), lines[0]
     if row.check:

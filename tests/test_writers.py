@@ -28,13 +28,12 @@ from typing import Callable
 
 import pytest
 
-from nestling import cli
 from nestling.files import output_lock
 from nestling.recipe import dump_recipe
+from tests.cli_rows import PAIR, nestling_lines, prepare_argv, run_cli, text_file
 from tests.training.helpers import make_dataset, recipe
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-PAIR = {"sentence_good": "the cat sat on the mat", "sentence_bad": "the cat sat mat on the", "UID": "u"}
 ONE_LINE = 420  # the 300-character message plus the path of the log it names
 TALLY: Counter = Counter()
 
@@ -51,19 +50,6 @@ class Row:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _text(path: Path, lines: int = 20) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"the child saw {i} small birds today\n" for i in range(lines)))
-    return path
-
-
-def prepare(*langs: str, out: str = "ds") -> list[str]:
-    argv = ["data", "prepare", "--track", "strict-small", "--out", out]
-    for lang in langs:
-        argv += ["--lang", lang]
-    return argv
 
 
 def eval_model(tmp: Path, fx, *extra: str) -> list[str]:
@@ -109,8 +95,8 @@ def eval_out_is_data(tmp, fx, mp):
 
 
 def prepare_out_inside_input(tmp, fx, mp):
-    _text(tmp / "in" / "a.txt")
-    return prepare("eng=in", out="in/out")
+    text_file(tmp / "in" / "a.txt")
+    return prepare_argv("eng=in", out="in/out")
 
 
 def train_over_users_recipe(tmp, fx, mp):
@@ -153,9 +139,9 @@ def export_disk_full(tmp, fx, mp):
 def prepare_disk_full(tmp, fx, mp):
     from nestling.data import prepare as prepare_mod
 
-    _text(tmp / "a.txt")
+    text_file(tmp / "a.txt")
     mp.setattr(prepare_mod, "_prepare_into", disk_full)
-    return prepare("eng=a.txt")
+    return prepare_argv("eng=a.txt")
 
 
 def eval_out_disk_full(tmp, fx, mp):
@@ -219,10 +205,10 @@ def dead_holder(tmp, fx, mp):
 
 
 def prepare_after_kill(tmp, fx, mp):
-    _text(tmp / "a.txt")
+    text_file(tmp / "a.txt")
     (tmp / ".ds.tmp-999" / "clean").mkdir(parents=True)
     (tmp / ".ds.tmp-999" / "clean" / "eng.txt").write_text("half\n")
-    return prepare("eng=a.txt")
+    return prepare_argv("eng=a.txt")
 
 
 def export_after_kill(tmp, fx, mp):
@@ -277,9 +263,9 @@ _MOUNTS: list[Path] = []
 
 
 def ro_prepare(tmp, fx, mp):
-    _text(tmp / "a.txt")
+    text_file(tmp / "a.txt")
     _read_only(_mount(tmp / "ro", "size=1m"))
-    return prepare("eng=a.txt", out="ro/ds")
+    return prepare_argv("eng=a.txt", out="ro/ds")
 
 
 def ro_resume(tmp, fx, mp):
@@ -307,9 +293,9 @@ def ro_eval_run(tmp, fx, mp):
 
 
 def tiny_prepare(tmp, fx, mp):
-    _text(tmp / "a.txt", lines=5000)  # ~190 KB of text
+    text_file(tmp / "a.txt", lines=5000)  # ~190 KB of text
     _mount(tmp / "tiny", "size=64k")
-    return prepare("eng=a.txt", out="tiny/ds")
+    return prepare_argv("eng=a.txt", out="tiny/ds")
 
 
 def tiny_export(tmp, fx, mp):
@@ -409,7 +395,7 @@ def fx(tmp_path_factory):
     dataset = make_dataset(root / "dataset", train_tokens=3000, val_tokens=600)
     run = train(recipe(dataset), out_dir=root / "run")
     prepared = root / "prepared"  # a prepared dataset with its tokenizer, not yet tokenized
-    prepare_dataset({"eng": [_text(root / "corpus" / "a.txt", lines=200)]}, prepared, "strict-small")
+    prepare_dataset({"eng": [text_file(root / "corpus" / "a.txt", lines=200)]}, prepared, "strict-small")
     train_tokenizer(prepared, vocab_size=300)
     return {"dataset": dataset, "run": run, "exportable": make_run(root / "runs", name="exp", langs=("eng",)),
             "llama": build_tiny_model(root / "llama", FALLBACK_SENTENCES * 5, vocab_size=300, hidden=16),
@@ -443,17 +429,9 @@ def test_writer(name, fx, tmp_path, monkeypatch, capsys):
     argv = row.setup(work, fx, monkeypatch)
     monkeypatch.chdir(work)
     before = {path: _fingerprint(work / path) for path in row.unchanged}
-    capsys.readouterr()
-    try:
-        cli.main(argv)
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    err = capsys.readouterr().err
-    assert "Traceback" not in err, err[-3000:]
-    TALLY["tracebacks"] += "Traceback" in err
+    code, err = run_cli(argv, capsys)
     assert code == row.code, err[-2000:]
-    lines = [line for line in err.splitlines() if line.startswith("nestling")]
+    lines = nestling_lines(err)
     if row.code:
         assert len(lines) == 1 and len(lines[0]) <= ONE_LINE, err[-2000:]
     if row.message:
@@ -504,7 +482,7 @@ def test_two_trainings_on_one_folder(tmp_path):
         second = _nestling("train", "long.yaml", "--out", "run", cwd=tmp_path)
         _, err = second.communicate(timeout=120)
         assert second.returncode == 2 and first.poll() is None
-        lines = [line for line in err.splitlines() if line.startswith("nestling")]
+        lines = nestling_lines(err)
         assert len(lines) == 1 and f"PID {first.pid} (nestling train long.yaml --out run)" in lines[0], err
         assert time.time() - start < 60  # at once: no waiting for the first to finish
     finally:
